@@ -1,0 +1,3 @@
+"""Repository-wide pytest setup: pytester for plugin tests, the fake OpenAI server fixtures."""
+
+pytest_plugins = ["pytester", "tests.fakes.plugin"]

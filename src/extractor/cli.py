@@ -1,0 +1,93 @@
+"""`listingeval` command line: extract, serve, runs, cases."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from extractor.errors import ConfigError
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_BAD_INPUT = 2
+
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"listingeval: {message}", file=sys.stderr)
+    return code
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    """Print the listing extracted from one image as JSON."""
+    from extractor.client import Extractor
+    from extractor.prompts import load_prompt
+    from extractor.settings import load_settings
+
+    path = Path(args.image)
+    if not path.is_file():
+        return _fail(f"invalid_image: {path} does not exist or is not a file", EXIT_BAD_INPUT)
+    settings = load_settings()
+    prompt = args.prompt or settings.prompt
+    load_prompt(prompt)  # fail on an unknown prompt before any network work
+    if not os.environ.get("OPENAI_API_KEY"):
+        return _fail(
+            "OPENAI_API_KEY is not set (set it, and OPENAI_BASE_URL for a compatible server)",
+            EXIT_BAD_INPUT,
+        )
+    outcome = Extractor(settings).extract_file(path, model=args.model, prompt=prompt)
+    if outcome.ok:
+        json.dump(outcome.listing.model_dump(mode="json"), sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+        return EXIT_OK
+    code = EXIT_BAD_INPUT if outcome.type == "invalid_image" else EXIT_FAILURE
+    return _fail(outcome.summary(), code)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(prog="listingeval", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    extract = sub.add_parser("extract", help="extract a listing from one photo and print it as JSON")
+    extract.add_argument("image", help="path to a png, jpeg or webp photo")
+    extract.add_argument("--model", help="model name (default: [tool.listingeval] model)")
+    extract.add_argument("--prompt", help="prompt template name (default: [tool.listingeval] prompt)")
+    extract.set_defaults(func=cmd_extract)
+    for register in _extra_commands():
+        register(sub)
+    return parser
+
+
+def _extra_commands() -> list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]]:
+    """Subcommands that live in their own modules (service, runs, cases), when present."""
+    registrars = []
+    for module_name in ("extractor.service.cli", "pytest_listingeval.runs_cli", "extractor.promote_cli"):
+        try:
+            module = __import__(module_name, fromlist=["register"])
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                continue
+            raise
+        registrars.append(module.register)
+    return registrars
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `listingeval` command."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result: int = args.func(args)
+    except ConfigError as exc:
+        return _fail(str(exc), EXIT_BAD_INPUT)
+    except KeyboardInterrupt:
+        return 130
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""pytest-listingeval: per-field evaluation of structured LLM output, gated against a git baseline."""

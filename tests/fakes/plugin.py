@@ -1,0 +1,1 @@
+"""Fixtures for the local fake OpenAI-compatible server (filled in with the server)."""
