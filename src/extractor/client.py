@@ -103,7 +103,9 @@ class Extractor:
             max_output_tokens=self.settings.max_output_tokens,
             **extra,
         )
-        response = Response.model_validate(raw.http_response.json())
+        # Build leniently, as the SDK itself does: real responses omit fields that the
+        # SDK's types mark required (e.g. usage.input_tokens_details.cache_write_tokens).
+        response = Response.construct(**raw.http_response.json())
         try:
             return raw.parse(), response
         except (pydantic.ValidationError, json.JSONDecodeError, ValueError):
