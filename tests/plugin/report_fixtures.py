@@ -1,0 +1,286 @@
+"""Hand-built results dicts (DESIGN section 6 plus report extras) for the report tests."""
+
+from __future__ import annotations
+
+import copy
+import random
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, ImageDraw
+
+FIELDS = ("category", "color", "brand", "condition", "title", "description")
+CATEGORIES = (
+    "electronics",
+    "furniture",
+    "home_garden",
+    "fashion",
+    "sports_outdoors",
+    "musical_instruments",
+    "toys_games",
+    "books_media",
+    "tools_diy",
+)
+COLORS = ("black", "white", "grey", "red", "blue", "brown", "green", "silver")
+XSS = "<script>alert('xss')</script>"
+
+# (case index, field, direction, baseline actual, current actual)
+FLIPS = [
+    (3, "color", "down", "brown", "orange"),
+    (7, "color", "down", "black", "grey"),
+    (12, "color", "down", "blue", "purple"),
+    (18, "category", "down", "furniture", "home_garden"),
+    (21, "brand", "down", None, "Acme"),
+    (25, "title", "down", "Red kettle", "Kitchen appliance"),
+    (29, "condition", "down", "used", "unknown"),
+    (31, "color", "down", "red", "pink"),
+    (33, "description", "down", "A wooden chair", "A seat"),
+    (35, "category", "down", "toys_games", "collectibles_art"),
+    (36, "color", "down", "white", "beige"),
+    (9, "condition", "up", "unknown", "used"),
+    (15, "category", "up", "other", "sports_outdoors"),
+]
+ERROR_CASES = (5, 27)
+MISMATCH_ONLY = {(10, "title"), (14, "brand"), (22, "description"), (37, "color")}
+XSS_CASE = 1
+PROMPT_DIFF = """--- baseline/default
++++ current/default
+@@ -1,4 +1,5 @@
+ You fill in a marketplace listing from one photo.
+-Name the dominant colour of the item.
++Name the colour of the item, ignoring the background.
++If two colours cover the item equally, answer multicolor.
+ Never invent a brand that is not visible.
+"""
+
+
+def case_id(index: int) -> str:
+    """Return the case id for a case index (folder per category)."""
+    return f"{CATEGORIES[index % len(CATEGORIES)]}/item-{index:02d}"
+
+
+def _expected(index: int) -> dict[str, Any]:
+    category = CATEGORIES[index % len(CATEGORIES)]
+    color = COLORS[index % len(COLORS)]
+    return {
+        "category": category if index % 6 else {"any_of": [category, "other"]},
+        "color": color,
+        "brand": None if index % 3 else "Acme",
+        "condition": "used",
+        "title": {"contains_all": [category.split("_")[0]]},
+        "description": [{"contains_any": [category, "item"]}, {"max_len": 600}],
+    }
+
+
+def _plain(spec: Any) -> Any:
+    if isinstance(spec, dict):
+        return spec.get("any_of", [None])[0]
+    if isinstance(spec, list):
+        return "A well kept item, see photos."
+    return spec
+
+
+def _case(index: int) -> dict[str, Any]:
+    expected = _expected(index)
+    fields: dict[str, Any] = {}
+    error = None
+    if index in ERROR_CASES:
+        error = {"type": "RefusalError", "message": f"model refused case {index}: policy | <b>"}
+    for name in FIELDS:
+        spec = expected[name]
+        actual = _plain(spec)
+        if name == "title":
+            actual = f"{CATEGORIES[index % len(CATEGORIES)].split('_')[0].title()} item {index}"
+        score = 1
+        checks = [{"check": "equals", "passed": True, "detail": "", "similarity": None}]
+        if error:
+            actual, score = None, 0
+            checks = [{"check": "error", "passed": False, "detail": "no output", "similarity": None}]
+        fields[name] = {"score": score, "expected": spec, "actual": actual, "checks": checks}
+    for flip_index, name, direction, _before, now in FLIPS:
+        if flip_index != index:
+            continue
+        score = 0 if direction == "down" else 1
+        fields[name]["actual"] = now
+        fields[name]["score"] = score
+        fields[name]["checks"] = [
+            {
+                "check": "equals",
+                "passed": bool(score),
+                "detail": "" if score else f"expected {fields[name]['expected']!r}, got {now!r}",
+                "similarity": None,
+            }
+        ]
+    for mis_index, name in MISMATCH_ONLY:
+        if mis_index == index:
+            fields[name]["score"] = 0
+            fields[name]["actual"] = "something else\nwith | pipe"
+            fields[name]["checks"] = [
+                {
+                    "check": "similar_to",
+                    "passed": False,
+                    "detail": "similarity 0.41 < 0.80",
+                    "similarity": 0.41,
+                }
+            ]
+    if index == XSS_CASE:
+        fields["title"]["actual"] = XSS
+        fields["title"]["score"] = 0
+        fields["title"]["checks"] = [
+            {"check": "contains_all", "passed": False, "detail": "missing: furniture", "similarity": None}
+        ]
+    output = None if error else {name: fields[name]["actual"] for name in FIELDS}
+    return {
+        "id": case_id(index),
+        "error": error,
+        "image": f"cases/images/item-{index:02d}.png" if index != 39 else "cases/images/missing.png",
+        "tags": ["clipart"] + (["hard"] if index % 4 == 0 else []) + (["photo"] if index % 5 == 0 else []),
+        "fields": fields,
+        "output": output,
+        "latency_ms": 600 + index * 17,
+        "usage": {"input_tokens": 900 + index, "output_tokens": 80 + index % 7},
+    }
+
+
+def _accuracy(cases: list[dict[str, Any]], name: str) -> float:
+    scores = [c["fields"][name]["score"] for c in cases]
+    return sum(scores) / len(scores)
+
+
+def regression_results(n_cases: int = 40) -> dict[str, Any]:
+    """Build a regression run: flips both ways, errors, mismatches, added/removed cases, tags."""
+    cases = [_case(i) for i in range(n_cases)]
+    pairs = [c["fields"][f]["score"] for c in cases for f in FIELDS]
+    overall = sum(pairs) / len(pairs)
+    exact = sum(all(c["fields"][f]["score"] for f in FIELDS) for c in cases) / n_cases
+    fields_summary = {}
+    comparison_fields = {}
+    for name in FIELDS:
+        acc = _accuracy(cases, name)
+        down = sum(1 for i, f, d, *_ in FLIPS if f == name and d == "down" and i < n_cases)
+        up = sum(1 for i, f, d, *_ in FLIPS if f == name and d == "up" and i < n_cases)
+        base = acc + (down - up) / n_cases
+        fields_summary[name] = {
+            "accuracy": acc,
+            "n": n_cases,
+            "ci_low": max(0.0, acc - 0.09),
+            "ci_high": min(1.0, acc + 0.07),
+        }
+        comparison_fields[name] = {
+            "baseline": base,
+            "current": acc,
+            "delta": acc - base,
+            "n": n_cases - 2,
+            "flipped_down": down,
+            "flipped_up": up,
+            "p_value": 0.031 if name == "color" else (1.0 if down == up else 0.5),
+        }
+    base_overall = overall + 0.02
+    config = {
+        "model": "gpt-4.1-mini",
+        "prompt": "default",
+        "prompt_id": "default-3f2a9c1d",
+        "schema_id": "a1b2c3d4",
+        "prompt_text": "You fill in a marketplace listing from one photo.",
+        "json_schema": {"type": "object"},
+        "params": {"temperature": 0.2},
+        "git_sha": "0123456789abcdef0123456789abcdef01234567",
+        "git_dirty": False,
+    }
+    base_config = dict(config, model="gpt-4.1", prompt_id="default-77e0b412", params={})
+    color = comparison_fields["color"]
+    return {
+        "config": config,
+        "summary": {
+            "cases": n_cases,
+            "errors": len([i for i in ERROR_CASES if i < n_cases]),
+            "overall": overall,
+            "exact_cases": exact,
+            "fields": fields_summary,
+            "usage": {
+                "input_tokens": sum(c["usage"]["input_tokens"] for c in cases),
+                "output_tokens": sum(c["usage"]["output_tokens"] for c in cases),
+            },
+            "cost_usd": 0.0213,
+            "latency_ms": {"p50": 930, "p95": 1250, "mean": 962.5},
+            "duration_s": 14.2,
+        },
+        "cases": cases,
+        "baseline": {
+            "source": "main:reports/baseline.json",
+            "overall": base_overall,
+            "exact_cases": exact + 0.1,
+            "fields": {f: {"accuracy": v["baseline"], "n": 39} for f, v in comparison_fields.items()},
+            "config": base_config,
+        },
+        "comparison": {
+            "shared_cases": n_cases - 2,
+            "added_cases": [case_id(n_cases - 1), case_id(n_cases - 2)],
+            "removed_cases": ["retired/old-lamp"],
+            "overall": {"baseline": base_overall, "current": overall, "delta": overall - base_overall},
+            "fields": comparison_fields,
+            "flips": [
+                {
+                    "case": case_id(i),
+                    "field": f,
+                    "direction": d,
+                    "baseline_actual": before,
+                    "current_actual": after,
+                }
+                for i, f, d, before, after in FLIPS
+                if i < n_cases
+            ],
+            "config_changes": {
+                "model": ["gpt-4.1", "gpt-4.1-mini"],
+                "prompt_id": ["default-77e0b412", "default-3f2a9c1d"],
+                "prompt_diff": PROMPT_DIFF,
+                "schema_changes": ["color: enum gained 'multicolor'"],
+                "params": {"temperature": [None, 0.2]},
+            },
+        },
+        "verdict": "regression",
+        "regressions": [
+            {"field": "color", "baseline": color["baseline"], "current": color["current"]},
+            {"field": "overall", "baseline": base_overall, "current": overall},
+        ],
+        "critical_misses": [{"case": case_id(18), "field": "category"}],
+        "harness_errors": [
+            "missing cassette cassettes/eval/gpt-4.1-mini/default-3f2a9c1d/x.yaml: "
+            "record it with pytest -m eval --record-mode once"
+        ],
+    }
+
+
+def passing_results() -> dict[str, Any]:
+    """Build a clean passing run without a baseline."""
+    results = regression_results(8)
+    for case in results["cases"]:
+        case["error"] = None
+        for entry in case["fields"].values():
+            entry["score"] = 1
+    results.update(
+        verdict="pass",
+        baseline=None,
+        comparison=None,
+        regressions=[],
+        critical_misses=[],
+        harness_errors=[],
+    )
+    return copy.deepcopy(results)
+
+
+def write_images(root: Path, results: dict[str, Any], size: tuple[int, int] = (640, 480)) -> None:
+    """Write a noisy photo-like PNG for every case image (except missing.png) under root."""
+    rng = random.Random(4)
+    for index, case in enumerate(results["cases"]):
+        rel = case.get("image")
+        if not rel or rel.endswith("missing.png"):
+            continue
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        img = Image.effect_noise(size, 40).convert("RGB")
+        draw = ImageDraw.Draw(img)
+        hue = (index * 37) % 255
+        draw.ellipse((120, 80, 520, 400), fill=(hue, 255 - hue, rng.randrange(256)))
+        draw.rectangle((40, 40, 200, 160), fill=(rng.randrange(256), 90, 160))
+        img.save(path)
