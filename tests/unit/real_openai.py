@@ -1,0 +1,82 @@
+"""Load real OpenAI exchanges recorded by other projects (see /work/shared/real-openai/SOURCES.md).
+
+They are read in place, never copied into this repository. Set LISTINGEVAL_REAL_OPENAI to
+another folder holding the same files; when none is found the tests that need them skip.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.fakes import faults
+from tests.fakes.faults import Fault
+
+REAL_DIR = Path(os.environ.get("LISTINGEVAL_REAL_OPENAI", "/work/shared/real-openai"))
+# Framing headers describe the recorded transfer, not the body the fake server sends.
+_FRAMING = frozenset({"content-encoding", "transfer-encoding", "content-length", "connection"})
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One recorded response: status, headers (first value each) and the decoded body."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> dict[str, Any]:
+        """The body parsed as JSON."""
+        data = json.loads(self.body)
+        assert isinstance(data, dict)
+        return data
+
+    def with_json(self, data: dict[str, Any]) -> Recorded:
+        """The same response with another JSON body."""
+        return Recorded(self.status, self.headers, json.dumps(data).encode())
+
+    def as_fault(self) -> Fault:
+        """Serve this response as is from the fake server."""
+        return faults.raw(self.status, self.body, self.headers)
+
+
+def _path(name: str) -> Path:
+    path = REAL_DIR / name
+    if not path.is_file():
+        pytest.skip(f"real OpenAI recording {path} not available")
+    return path
+
+
+def _decode(body: Any) -> bytes:
+    raw = body.get("string") if isinstance(body, dict) else body
+    data = raw.encode() if isinstance(raw, str) else bytes(raw or b"")
+    return gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+
+
+def _first(values: Any) -> str:
+    return str(values[0] if isinstance(values, list) else values)
+
+
+def load(name: str, index: int = 0) -> Recorded:
+    """Interaction `index` of a vcrpy (Python) or VCR (Ruby) cassette."""
+    data = yaml.load(_path(name).read_text(encoding="utf-8"), Loader=yaml.Loader)
+    interactions = data.get("interactions") or data.get("http_interactions")
+    response = interactions[index]["response"]
+    headers = {
+        str(k).lower(): _first(v)
+        for k, v in (response.get("headers") or {}).items()
+        if str(k).lower() not in _FRAMING
+    }
+    return Recorded(int(response["status"]["code"]), headers, _decode(response["body"]))
+
+
+def load_body(name: str, status: int) -> Recorded:
+    """A body-only recording (no status or headers stored): serve it with `status`."""
+    return Recorded(status, {"content-type": "application/json"}, _path(name).read_bytes())
