@@ -21,7 +21,7 @@ FILTER_HEADERS = ["authorization", "api-key", "openai-organization", "openai-pro
 # Response headers stripped before a response is stored.
 STRIP_RESPONSE_HEADERS = frozenset({"set-cookie", "openai-organization", "openai-project"})
 
-DATA_URL = re.compile(r"data:image/[\w.+-]+;base64,([A-Za-z0-9+/=\s]*)")
+DATA_URL = re.compile(r"data:image/[\w.+-]+;base64,([A-Za-z0-9+/=]*)")
 _LEAKS = {
     "an OpenAI key (sk-...)": re.compile(r"\bsk-[A-Za-z0-9_-]{8,}"),
     "a bearer token": re.compile(r"\bBearer\s+[A-Za-z0-9._~+/=-]{4,}"),
@@ -31,7 +31,7 @@ _SECRET_HEADERS = frozenset(FILTER_HEADERS) | STRIP_RESPONSE_HEADERS
 
 
 def _hash_match(match: re.Match[str]) -> str:
-    payload = re.sub(r"\s+", "", match.group(1))
+    payload = match.group(1)
     try:
         data = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
