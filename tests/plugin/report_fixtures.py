@@ -95,7 +95,9 @@ def _case(index: int) -> dict[str, Any]:
         checks = [{"check": "equals", "passed": True, "detail": "", "similarity": None}]
         if error:
             actual, score = None, 0
-            checks = [{"check": "error", "passed": False, "detail": "no output", "similarity": None}]
+            checks = [
+                {"check": "error", "passed": False, "detail": "no output", "similarity": None}
+            ]
         fields[name] = {"score": score, "expected": spec, "actual": actual, "checks": checks}
     for flip_index, name, direction, _before, now in FLIPS:
         if flip_index != index:
@@ -127,14 +129,23 @@ def _case(index: int) -> dict[str, Any]:
         fields["title"]["actual"] = XSS
         fields["title"]["score"] = 0
         fields["title"]["checks"] = [
-            {"check": "contains_all", "passed": False, "detail": "missing: furniture", "similarity": None}
+            {
+                "check": "contains_all",
+                "passed": False,
+                "detail": "missing: furniture",
+                "similarity": None,
+            }
         ]
     output = None if error else {name: fields[name]["actual"] for name in FIELDS}
     return {
         "id": case_id(index),
         "error": error,
-        "image": f"cases/images/item-{index:02d}.png" if index != 39 else "cases/images/missing.png",
-        "tags": ["clipart"] + (["hard"] if index % 4 == 0 else []) + (["photo"] if index % 5 == 0 else []),
+        "image": f"cases/images/item-{index:02d}.png"
+        if index != 39
+        else "cases/images/missing.png",
+        "tags": ["clipart"]
+        + (["hard"] if index % 4 == 0 else [])
+        + (["photo"] if index % 5 == 0 else []),
         "fields": fields,
         "output": output,
         "latency_ms": 600 + index * 17,
@@ -210,14 +221,20 @@ def regression_results(n_cases: int = 40) -> dict[str, Any]:
             "source": "main:reports/baseline.json",
             "overall": base_overall,
             "exact_cases": exact + 0.1,
-            "fields": {f: {"accuracy": v["baseline"], "n": 39} for f, v in comparison_fields.items()},
+            "fields": {
+                f: {"accuracy": v["baseline"], "n": 39} for f, v in comparison_fields.items()
+            },
             "config": base_config,
         },
         "comparison": {
             "shared_cases": n_cases - 2,
             "added_cases": [case_id(n_cases - 1), case_id(n_cases - 2)],
             "removed_cases": ["retired/old-lamp"],
-            "overall": {"baseline": base_overall, "current": overall, "delta": overall - base_overall},
+            "overall": {
+                "baseline": base_overall,
+                "current": overall,
+                "delta": overall - base_overall,
+            },
             "fields": comparison_fields,
             "flips": [
                 {
@@ -269,7 +286,7 @@ def passing_results() -> dict[str, Any]:
     return copy.deepcopy(results)
 
 
-def write_images(root: Path, results: dict[str, Any], size: tuple[int, int] = (640, 480)) -> None:
+def write_images(root: Path, results: dict[str, Any], size: tuple[int, int] = (400, 300)) -> None:
     """Write a noisy photo-like PNG for every case image (except missing.png) under root."""
     rng = random.Random(4)
     for index, case in enumerate(results["cases"]):
@@ -281,6 +298,6 @@ def write_images(root: Path, results: dict[str, Any], size: tuple[int, int] = (6
         img = Image.effect_noise(size, 40).convert("RGB")
         draw = ImageDraw.Draw(img)
         hue = (index * 37) % 255
-        draw.ellipse((120, 80, 520, 400), fill=(hue, 255 - hue, rng.randrange(256)))
-        draw.rectangle((40, 40, 200, 160), fill=(rng.randrange(256), 90, 160))
+        draw.ellipse((80, 50, 330, 260), fill=(hue, 255 - hue, rng.randrange(256)))
+        draw.rectangle((25, 25, 125, 100), fill=(rng.randrange(256), 90, 160))
         img.save(path)

@@ -15,14 +15,14 @@ def pct(value: object) -> str:
     return f"{value * 100:.1f}%"
 
 
-def points(delta: object) -> str:
-    """Format an accuracy delta in [−1, 1] as signed percentage points."""
+def points(delta: object, minus: str = MINUS) -> str:
+    """Format an accuracy delta in [-1, 1] as signed percentage points."""
     if not isinstance(delta, int | float):
         return "\u2013"
     pts = delta * 100
     if abs(pts) < 0.05:
         return "0.0"
-    sign = "+" if pts > 0 else MINUS
+    sign = "+" if pts > 0 else minus
     return f"{sign}{abs(pts):.1f}"
 
 
@@ -97,7 +97,7 @@ def cost(usd: object) -> str:
     """Format an estimated cost in US dollars, or say it is unknown."""
     if not isinstance(usd, int | float):
         return "n/a"
-    if usd < 0.01:
+    if usd < 1:
         return f"${usd:.4f}"
     return f"${usd:.2f}"
 

@@ -92,6 +92,16 @@ class CaseView:
         return tuple(f.name for f in self.fields if f.flip)
 
     @property
+    def notable(self) -> tuple[FieldView, ...]:
+        """Fields that are wrong or flipped: shown first."""
+        return tuple(f for f in self.fields if not f.ok or f.flip)
+
+    @property
+    def quiet(self) -> tuple[FieldView, ...]:
+        """Fields that are right and did not flip: folded away."""
+        return tuple(f for f in self.fields if f.ok and not f.flip)
+
+    @property
     def group_label(self) -> str:
         """Human label of the case's group."""
         return GROUP_LABELS[self.group]
@@ -312,7 +322,9 @@ def case_view(
         flip = flips.get((case_id, name))
         checks = entry.get("checks") or []
         failed = tuple(
-            CheckView(str(c.get("check", "")), str(c.get("detail") or ""), _num(c.get("similarity")))
+            CheckView(
+                str(c.get("check", "")), str(c.get("detail") or ""), _num(c.get("similarity"))
+            )
             for c in checks
             if not c.get("passed")
         )
