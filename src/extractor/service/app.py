@@ -1,0 +1,65 @@
+"""The FastAPI application: wires config, database, extractor, metrics and routes together."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from extractor.service import api, dashboard, errors
+from extractor.service.auth import LoginRedirect
+from extractor.service.config import ServiceConfig
+from extractor.service.db import make_engine
+from extractor.service.metrics import Metrics
+from extractor.service.runner import ExtractorLike, Runner
+from extractor.service.store import Store
+
+
+def default_extractor(config: ServiceConfig) -> ExtractorLike:
+    """The real extractor, with its per-attempt timeout no longer than the deadline."""
+    from extractor.client import Extractor
+
+    timeout = min(config.settings.timeout_s, config.deadline_s)
+    return Extractor(config.settings.with_overrides(timeout_s=timeout))
+
+
+def create_app(
+    config: ServiceConfig, extractor: ExtractorLike | None = None, store: Store | None = None
+) -> FastAPI:
+    """A service app; migrations are the caller's job (`serve` runs them before starting)."""
+    store = store or Store(make_engine(config.db_url))
+    runner = Runner(config, store, Metrics(), extractor or default_extractor(config))
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        runner.close()
+
+    app = FastAPI(
+        title="listingeval",
+        summary="Listing extraction with A/B variants, logs, feedback and metrics.",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.config = config
+    app.state.store = store
+    app.state.metrics = runner.metrics
+    app.state.runner = runner
+    errors.install(app)
+
+    async def on_login(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, LoginRedirect)
+        return exc.response()
+
+    async def on_crash(_request: Request, exc: Exception) -> JSONResponse:
+        return errors.error_response(500, "internal", f"{type(exc).__name__}: {exc}")
+
+    app.add_exception_handler(LoginRedirect, on_login)
+    app.add_exception_handler(Exception, on_crash)
+    app.include_router(api.router)
+    app.include_router(dashboard.router)
+    return app

@@ -1,0 +1,93 @@
+"""Service configuration: variants, experiment salt, database URL, limits and the admin token."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from extractor.errors import ConfigError
+from extractor.prompts import load_prompt
+from extractor.settings import Settings, load_settings, project_table
+
+DEFAULT_DB_URL = "sqlite:///listingeval.db"
+DEFAULT_SALT = "listingeval"
+ADMIN_TOKEN_ENV = "LISTINGEVAL_ADMIN_TOKEN"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One arm of the experiment: the model and prompt it uses and its share of users."""
+
+    name: str
+    model: str
+    prompt: str
+    weight: float
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """Everything the service needs besides the extractor itself."""
+
+    variants: tuple[Variant, ...]
+    db_url: str = DEFAULT_DB_URL
+    salt: str = DEFAULT_SALT
+    admin_token: str | None = None
+    max_upload_bytes: int = 20 * 1024 * 1024
+    deadline_s: float = 60.0
+    model_workers: int = 64
+    settings: Settings = field(default_factory=Settings)
+
+    def variant(self, name: str) -> Variant:
+        """The variant called `name` (KeyError when unknown)."""
+        for variant in self.variants:
+            if variant.name == name:
+                return variant
+        raise KeyError(name)
+
+
+def parse_variants(table: dict[str, Any], settings: Settings) -> tuple[Variant, ...]:
+    """Variants from `[tool.listingeval.variants.<name>]`; none configured gives `default`."""
+    raw = table.get("variants") or {}
+    if not isinstance(raw, dict):
+        raise ConfigError("[tool.listingeval.variants] must be a table of tables")
+    if not raw:
+        return (Variant("default", settings.model, settings.prompt, 1.0),)
+    variants = []
+    for name, spec in sorted(raw.items()):
+        if not isinstance(spec, dict):
+            raise ConfigError(f"[tool.listingeval.variants.{name}] must be a table")
+        unknown = set(spec) - {"model", "prompt", "weight"}
+        if unknown:
+            raise ConfigError(f"[tool.listingeval.variants.{name}]: unknown keys {sorted(unknown)}")
+        weight = spec.get("weight", 1.0)
+        if not isinstance(weight, int | float) or isinstance(weight, bool) or weight < 0:
+            raise ConfigError(f"[tool.listingeval.variants.{name}] weight must be a number >= 0")
+        prompt = str(spec.get("prompt") or settings.prompt)
+        load_prompt(prompt)  # an unknown prompt fails at start-up, not on the first request
+        variants.append(
+            Variant(name, str(spec.get("model") or settings.model), prompt, float(weight))
+        )
+    if sum(v.weight for v in variants) <= 0:
+        raise ConfigError("[tool.listingeval.variants]: the weights add up to zero")
+    return tuple(variants)
+
+
+def load_config(db_url: str | None = None, start: Path | None = None) -> ServiceConfig:
+    """The service configuration from `[tool.listingeval]`, the environment and overrides."""
+    table = project_table(start)
+    settings = load_settings(start)
+    service = table.get("service") or {}
+    if not isinstance(service, dict):
+        raise ConfigError("[tool.listingeval.service] must be a table")
+    return ServiceConfig(
+        variants=parse_variants(table, settings),
+        db_url=db_url or str(service.get("db") or DEFAULT_DB_URL),
+        salt=str(table.get("experiment_salt") or DEFAULT_SALT),
+        admin_token=os.environ.get(ADMIN_TOKEN_ENV) or None,
+        max_upload_bytes=int(service.get("max_upload_bytes") or settings.max_bytes),
+        deadline_s=float(service.get("deadline_s") or settings.timeout_s),
+        model_workers=int(service.get("model_workers") or 64),
+        settings=settings,
+    )

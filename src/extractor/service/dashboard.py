@@ -1,0 +1,145 @@
+"""Server-rendered admin pages: per-variant figures, the log browser and one extraction."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any
+
+import anyio
+import jinja2
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from extractor.service import charts
+from extractor.service.auth import require_dashboard
+from extractor.service.diff import FIELDS, normalise
+from extractor.service.errors import ApiError
+from extractor.service.records import STATUSES, LogFilter, as_utc
+from extractor.service.stats import WINDOWS, collect
+from extractor.service.store import Store
+
+router = APIRouter(prefix="/dashboard", dependencies=[Depends(require_dashboard)])
+PAGE_SIZE = 50
+_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(str(resources.files("extractor.service") / "templates")),
+    autoescape=jinja2.select_autoescape(["html"]),
+    undefined=jinja2.StrictUndefined,
+)
+_env.filters["pct"] = lambda v: "-" if v is None else f"{v:.1%}"
+_env.filters["ms"] = lambda v: "-" if v is None else f"{v:,} ms"
+_env.filters["when"] = lambda v: as_utc(v).strftime("%Y-%m-%d %H:%M:%S UTC")
+_env.filters["pretty"] = lambda v: json.dumps(v, indent=2, ensure_ascii=False)
+
+
+def _page(name: str, **context: Any) -> HTMLResponse:
+    html = _env.get_template(name).render(**context)
+    return HTMLResponse(html, headers=_HEADERS)
+
+
+def _store(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+@router.get("", response_class=HTMLResponse)
+async def overview(request: Request, window: str = "24h") -> HTMLResponse:
+    """Requests, error and empty rates, latency, thumbs and corrections per variant."""
+    if window not in WINDOWS:
+        raise ApiError(400, "bad_request", f"window must be one of {', '.join(WINDOWS)}")
+    names = [v.name for v in request.app.state.config.variants]
+    engine = _store(request).engine
+    table, since = await anyio.to_thread.run_sync(lambda: collect(engine, window, names))
+    panels = [
+        {
+            "stats": s,
+            "traffic": charts.request_bars(s.series, f"requests over time for {s.variant}"),
+            "corrections": charts.rate_bars(
+                [(f, s.correction_rate(f)) for f in FIELDS],
+                f"correction rate per field for {s.variant}",
+            ),
+        }
+        for s in table
+    ]
+    return _page(
+        "overview.html",
+        panels=panels,
+        window=window,
+        windows=list(WINDOWS),
+        since=since,
+        fields=FIELDS,
+    )
+
+
+@router.get("/logs", response_class=HTMLResponse)
+async def logs(
+    request: Request,
+    status: str = "",
+    variant: str = "",
+    rating: str = "",
+    page: int = Query(1, ge=1),
+) -> HTMLResponse:
+    """Stored extractions, newest first, filtered by status, variant and rating."""
+    where = LogFilter(status or None, variant or None, rating or None)
+    store = _store(request)
+    rows, total = await anyio.to_thread.run_sync(
+        lambda: store.page(where, (page - 1) * PAGE_SIZE, PAGE_SIZE)
+    )
+    pages = max(1, -(-total // PAGE_SIZE))
+    return _page(
+        "logs.html",
+        rows=rows,
+        total=total,
+        page=page,
+        pages=pages,
+        where=where,
+        statuses=STATUSES,
+        variants=[v.name for v in request.app.state.config.variants],
+    )
+
+
+@router.get("/extractions/{extraction_id}", response_class=HTMLResponse)
+async def extraction(extraction_id: str, request: Request) -> HTMLResponse:
+    """One extraction: image, model output, published listing and the field diff."""
+    store = _store(request)
+    row = await anyio.to_thread.run_sync(lambda: store.get(extraction_id))
+    if row is None:
+        raise ApiError(404, "not_found", f"no extraction with id {extraction_id!r}")
+    output = row.output or {}
+    final = row.final_listing
+    diff = [
+        {
+            "field": name,
+            "output": output.get(name),
+            "final": None if final is None else final.get(name),
+            "changed": final is not None
+            and normalise(output.get(name)) != normalise(final.get(name)),
+        }
+        for name in FIELDS
+    ]
+    return _page("extraction.html", row=row, diff=diff)
+
+
+@router.get("/extractions/{extraction_id}/image")
+async def image(extraction_id: str, request: Request) -> Response:
+    """The uploaded photo of one extraction (admin only; never rendered as HTML)."""
+    store = _store(request)
+    row = await anyio.to_thread.run_sync(lambda: store.get(extraction_id))
+    found = None
+    if row is not None and row.image_sha256:
+        sha = row.image_sha256
+        found = await anyio.to_thread.run_sync(lambda: store.image(sha))
+    if found is None:
+        raise ApiError(404, "not_found", f"no image for extraction {extraction_id!r}")
+    data, content_type = found
+    headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=3600"}
+    if not content_type.startswith("image/") or content_type == "image/svg+xml":
+        content_type = "application/octet-stream"
+        headers["Content-Disposition"] = "attachment"
+    return Response(data, media_type=content_type, headers=headers)

@@ -1,0 +1,60 @@
+"""Database engines (SQLite in WAL mode or PostgreSQL with a pool) and Alembic upgrades."""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, make_url
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+WRITE_OPTION = "listingeval_write"
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for `url`; SQLite gets WAL, a busy timeout and BEGIN IMMEDIATE for writes."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        options: dict[str, Any] = {"pool_size": 20, "max_overflow": 20, "pool_pre_ping": True}
+        return create_engine(url, **(options | kwargs))
+    engine = create_engine(url, **({"pool_size": 20, "max_overflow": 20} | kwargs))
+    event.listen(engine, "connect", _sqlite_connect)
+    event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event emit BEGIN itself, so writes can take the lock up front.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA synchronous = NORMAL")
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    # A deferred transaction that reads and then writes can fail at once with SQLITE_BUSY
+    # (the busy timeout does not apply to a lock upgrade); IMMEDIATE waits instead.
+    immediate = connection.get_execution_options().get(WRITE_OPTION, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def alembic_config(url: str) -> Config:
+    """An Alembic config pointing at the migrations shipped inside this package."""
+    config = Config()
+    location = resources.files("extractor.service") / "migrations"
+    config.set_main_option("script_location", str(location))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def upgrade(engine: Engine) -> None:
+    """Apply every pending migration on `engine`'s database."""
+    config = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")

@@ -1,0 +1,210 @@
+"""Reads and writes of extraction rows, images, feedback and final listings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, func, insert, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from extractor.service.db import WRITE_OPTION
+from extractor.service.records import Finished, LogFilter, Pending, Rating, Row, utcnow
+from extractor.service.tables import corrections, extractions, images
+
+
+class Store:
+    """The service's database access; every method is one short transaction."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            conn.execution_options(**{WRITE_OPTION: True})
+            with conn.begin():
+                yield conn
+
+    def ping(self) -> None:
+        """Raise when the database cannot answer a trivial query."""
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def start(self, pending: Pending) -> None:
+        """Store the image (once per sha256) and a `pending` row before the model is called."""
+        upload = pending.upload
+        with self._write() as conn:
+            _insert_ignore(
+                conn,
+                {
+                    "sha256": upload.sha256,
+                    "data": upload.data,
+                    "size": len(upload.data),
+                    "content_type": upload.content_type,
+                    "created_at": pending.created_at,
+                },
+            )
+            conn.execute(
+                insert(extractions).values(
+                    id=pending.id,
+                    created_at=pending.created_at,
+                    user_id=pending.user_id,
+                    variant=pending.variant,
+                    model=pending.model,
+                    prompt_id=pending.prompt_id,
+                    status="pending",
+                    image_sha256=upload.sha256,
+                )
+            )
+
+    def finish(self, extraction_id: str, done: Finished) -> None:
+        """Record how the extraction ended."""
+        values: dict[str, Any] = {
+            "status": done.status,
+            "output": done.output,
+            "error_type": done.error_type,
+            "error_message": done.error_message,
+            "response_id": done.response_id,
+            "latency_ms": done.latency_ms,
+            "input_tokens": done.input_tokens,
+            "output_tokens": done.output_tokens,
+            "finished_at": utcnow(),
+        }
+        if done.model:
+            values["model"] = done.model
+        if done.prompt_id:
+            values["prompt_id"] = done.prompt_id
+        with self._write() as conn:
+            conn.execute(
+                update(extractions).where(extractions.c.id == extraction_id).values(values)
+            )
+
+    def rate(self, extraction_id: str, rating: Rating, comment: str | None) -> str | None:
+        """Store a thumb (the latest one wins); the row's variant, or None for an unknown id."""
+        with self._write() as conn:
+            variant = conn.execute(
+                update(extractions)
+                .where(extractions.c.id == extraction_id)
+                .values(rating=rating, comment=comment, rated_at=utcnow())
+                .returning(extractions.c.variant)
+            ).scalar_one_or_none()
+        return variant
+
+    def output_of(self, extraction_id: str) -> tuple[str, dict[str, Any] | None] | None:
+        """The variant and model output of a row, or None for an unknown id."""
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(extractions.c.variant, extractions.c.output).where(
+                    extractions.c.id == extraction_id
+                )
+            ).one_or_none()
+        return None if found is None else (found.variant, found.output)
+
+    def finalize(
+        self, extraction_id: str, variant: str, final: dict[str, Any], corrected: list[str]
+    ) -> None:
+        """Store the published listing and replace the row's per-field corrections."""
+        now = utcnow()
+        with self._write() as conn:
+            conn.execute(
+                update(extractions)
+                .where(extractions.c.id == extraction_id)
+                .values(final_listing=final, corrected_fields=corrected, finalized_at=now)
+            )
+            conn.execute(delete(corrections).where(corrections.c.extraction_id == extraction_id))
+            if corrected:
+                conn.execute(
+                    insert(corrections),
+                    [
+                        {
+                            "extraction_id": extraction_id,
+                            "field": f,
+                            "variant": variant,
+                            "created_at": now,
+                        }
+                        for f in corrected
+                    ],
+                )
+
+    def get(self, extraction_id: str) -> Row | None:
+        """One extraction row, or None."""
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(*_ROW_COLUMNS).where(extractions.c.id == extraction_id)
+            ).one_or_none()
+        return None if found is None else Row(**found._asdict())
+
+    def image(self, sha256: str) -> tuple[bytes, str] | None:
+        """The stored image bytes and content type, or None."""
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(images.c.data, images.c.content_type).where(images.c.sha256 == sha256)
+            ).one_or_none()
+        return None if found is None else (bytes(found.data), str(found.content_type))
+
+    def page(self, where: LogFilter, offset: int, limit: int) -> tuple[list[Row], int]:
+        """Rows matching the filter, newest first, and how many match in all."""
+        conditions = []
+        if where.status:
+            conditions.append(extractions.c.status == where.status)
+        if where.variant:
+            conditions.append(extractions.c.variant == where.variant)
+        if where.rating == "none":
+            conditions.append(extractions.c.rating.is_(None))
+        elif where.rating:
+            conditions.append(extractions.c.rating == where.rating)
+        query = select(*_ROW_COLUMNS).where(*conditions)
+        with self.engine.connect() as conn:
+            total = conn.execute(
+                select(func.count()).select_from(extractions).where(*conditions)
+            ).scalar_one()
+            rows = conn.execute(
+                query.order_by(extractions.c.created_at.desc(), extractions.c.id)
+                .offset(offset)
+                .limit(limit)
+            ).all()
+        return [Row(**r._asdict()) for r in rows], int(total)
+
+    def count(self) -> int:
+        """How many extraction rows are stored."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(extractions)).scalar_one())
+
+
+_ROW_COLUMNS = (
+    extractions.c.id,
+    extractions.c.created_at,
+    extractions.c.user_id,
+    extractions.c.variant,
+    extractions.c.model,
+    extractions.c.prompt_id,
+    extractions.c.status,
+    extractions.c.error_type,
+    extractions.c.error_message,
+    extractions.c.output,
+    extractions.c.latency_ms,
+    extractions.c.input_tokens,
+    extractions.c.output_tokens,
+    extractions.c.image_sha256,
+    extractions.c.rating,
+    extractions.c.comment,
+    extractions.c.final_listing,
+    extractions.c.corrected_fields,
+)
+
+
+def _insert_ignore(conn: Connection, values: dict[str, Any]) -> None:
+    """Insert an image unless one with the same sha256 is already stored."""
+    name = conn.dialect.name
+    if name == "postgresql":
+        conn.execute(postgresql.insert(images).values(values).on_conflict_do_nothing())
+    elif name == "sqlite":
+        conn.execute(sqlite.insert(images).values(values).on_conflict_do_nothing())
+    else:
+        exists = conn.execute(
+            select(images.c.sha256).where(images.c.sha256 == values["sha256"])
+        ).first()
+        if exists is None:
+            conn.execute(insert(images).values(values))
