@@ -1,1 +1,167 @@
-"""pytest plugin entry point (filled in by the harness)."""
+"""pytest-listingeval: options, markers and hook wiring; the logic lives in named modules."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_listingeval.gate import GATE_MODES
+from pytest_listingeval.items import RESULT_ATTRIBUTE, CaseFile, CaseItem
+from pytest_listingeval.outputs import write_outputs
+from pytest_listingeval.results import CaseResult
+from pytest_listingeval.session import EvalSession
+from pytest_listingeval.settings import resolve
+from pytest_listingeval.state import SESSION_KEY, session_of
+from pytest_listingeval.terminal import write_summary
+
+_CASE_SUFFIXES = (".yaml", ".yml")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Every option in one group; contract names `--baseline` and `--update-baseline`."""
+    group = parser.getgroup("listingeval", "listingeval evaluation")
+    group.addoption("--baseline", dest="eval_baseline", default=None, metavar="REF|PATH",
+                    help="compare with REF:reports/baseline.json (git ref, then origin/REF) or a JSON file")
+    group.addoption("--update-baseline", dest="eval_update_baseline", action="store_true", default=False,
+                    help="rewrite the baseline file from this run")
+    group.addoption("--eval-model", dest="eval_model", default=None, help="model to evaluate (env LISTINGEVAL_MODEL)")
+    group.addoption("--eval-prompt", dest="eval_prompt", default=None, help="prompt name (env LISTINGEVAL_PROMPT)")
+    group.addoption("--eval-tolerance", dest="eval_tolerance", default=None, type=float, metavar="POINTS",
+                    help="allowed drop in accuracy points (1 point = 0.01) before a regression; default 0")
+    group.addoption("--eval-gate", dest="eval_gate", default=None, choices=GATE_MODES,
+                    help="strict: any drop beyond the tolerance fails (default); significant: it must also be significant")
+    group.addoption("--eval-alpha", dest="eval_alpha", default=None, type=float,
+                    help="significance level of the significant gate (default 0.05)")
+    group.addoption("--eval-json", dest="eval_json", default=None, metavar="PATH", help="write the results JSON here")
+    group.addoption("--eval-report", dest="eval_report", default=None, metavar="PATH", help="write the HTML report here")
+    group.addoption("--eval-markdown", dest="eval_markdown", default=None, metavar="PATH",
+                    help="write a markdown PR comment here")
+    group.addoption("--eval-report-url", dest="eval_report_url", default=None, metavar="URL",
+                    help="link to the published HTML report, used in the markdown")
+    group.addoption("--eval-no-run-record", dest="eval_no_run_record", action="store_true", default=False,
+                    help="do not write reports/runs/<time>-<id>.json")
+
+
+def _is_controller(config: pytest.Config) -> bool:
+    return not hasattr(config, "workerinput")
+
+
+def _asks_for_eval(config: pytest.Config) -> bool:
+    option = config.option
+    markexpr = getattr(option, "markexpr", "") or ""
+    wants_marker = re.search(r"(?<!not )\beval\b", markexpr) is not None
+    flags = (option.eval_baseline, option.eval_update_baseline, option.eval_json, option.eval_report, option.eval_markdown)
+    return wants_marker or any(flags)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Create the session state; hook up pytest-html extras on the controller."""
+    config.stash[SESSION_KEY] = EvalSession(settings=resolve(config), is_eval_run=_asks_for_eval(config))
+    if not _is_controller(config):
+        return
+    config.pluginmanager.register(ControllerPlugin(config), "listingeval-controller")
+    if config.pluginmanager.hasplugin("html"):
+        from pytest_listingeval.report.pytest_html import PytestHtmlEvalExtras
+
+        config.pluginmanager.register(PytestHtmlEvalExtras(lambda: session_of(config).outcome), "listingeval-html")
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> CaseFile | None:
+    """Every YAML file under the cases folder is a case."""
+    if file_path.suffix not in _CASE_SUFFIXES:
+        return None
+    cases_root = session_of(parent.config).settings.cases_root
+    if not file_path.is_relative_to(cases_root):
+        return None
+    item: CaseFile = CaseFile.from_parent(parent, path=file_path)
+    return item
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Before any case runs: the model and prompt exist, and recording has what it needs."""
+    if any(isinstance(item, CaseItem) for item in items):
+        state = session_of(config)
+        _ = state.description
+        state.check_ready()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Remember which cases must report a result (serial runs)."""
+    state = session_of(session.config)
+    for item in session.items:
+        if isinstance(item, CaseItem):
+            state.expected[item.nodeid] = item.case.id
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Attach the scored case to its report so it survives xdist."""
+    report = yield
+    if isinstance(item, CaseItem) and call.when == "call" and item.result is not None:
+        data = item.result.to_dict()
+        setattr(report, RESULT_ATTRIBUTE, data)
+        if item.config.pluginmanager.hasplugin("html"):
+            from pytest_listingeval.report.pytest_html import case_extras
+
+            report.extras = [*getattr(report, "extras", []), *case_extras(data, session_of(item.config).settings.root)]
+    return report
+
+
+class ControllerPlugin:
+    """Registered on the controller only: gathers results, gates, writes and prints."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.state = session_of(config)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        """Remember which cases must report a result (xdist controller)."""
+        root, cases_root = self.state.settings.root, self.state.settings.cases_root
+        for nodeid in ids:
+            path, sep, name = nodeid.partition("::")
+            if sep and path.endswith(_CASE_SUFFIXES) and (root / path).is_relative_to(cases_root):
+                self.state.expected[nodeid] = name
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Keep each case's result; note why a case produced none."""
+        data = getattr(report, RESULT_ATTRIBUTE, None)
+        if data is not None:
+            result = CaseResult.from_dict(data)
+            self.state.results[result.id] = result
+        elif report.failed and report.nodeid in self.state.expected:
+            lines = report.longreprtext.strip().splitlines()
+            self.state.failures[report.nodeid] = lines[-1] if lines else f"failed during {report.when}"
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        """Aggregate, gate, write outputs, set the exit status."""
+        state = self.state
+        if not state.expected and not state.results and not state.is_eval_run:
+            return
+        if exitstatus in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR):
+            return
+        outcome = state.finish()
+        write_outputs(state, outcome, os.environ.get("GITHUB_STEP_SUMMARY"))
+        if outcome["verdict"] in ("error", "regression") and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        """Print the eval summary table and the verdict."""
+        if self.state.outcome is not None:
+            write_summary(terminalreporter, self.state.outcome, self.state.settings.tolerance_points)
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, Any] | None:
+    """A case whose fields do not all match shows as M / MISMATCH without failing."""
+    data = getattr(report, RESULT_ATTRIBUTE, None)
+    if data is None or report.when != "call" or not report.passed:
+        return None
+    if any(f["score"] == 0 for f in data["fields"].values()):
+        return "mismatch", "M", ("MISMATCH", {"yellow": True})
+    return None

@@ -1,0 +1,125 @@
+"""Case files (DESIGN section 4): load, validate against the output model, name by path."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from pytest_listingeval.checks import Check, CheckSpecError, parse_spec
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif"})
+_CASE_KEYS = frozenset({"image", "expected", "critical", "tags", "notes", "source"})
+
+
+class CaseError(Exception):
+    """A malformed case file; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class Case:
+    """One evaluation case: an image and the checks its output must pass."""
+
+    id: str
+    path: Path
+    image: Path
+    expected: dict[str, Any]
+    checks: dict[str, list[Check]] = field(compare=False, repr=False)
+    critical: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    notes: str = ""
+
+
+def case_id(path: Path, cases_root: Path) -> str:
+    """Case id: the path relative to the cases folder, without the suffix, with '/'."""
+    return path.relative_to(cases_root).with_suffix("").as_posix()
+
+
+def load_case(path: Path, cases_root: Path, output_model: type[BaseModel]) -> Case:
+    """Read and validate one case file, or raise CaseError naming the file."""
+    where = path.as_posix()
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CaseError(f"{where}: cannot read: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise CaseError(f"{where}: bad YAML: {_one_line(str(exc))}") from exc
+    if not isinstance(data, dict):
+        raise CaseError(f"{where}: a case is a mapping with 'image' and 'expected'")
+    unknown = sorted(set(data) - _CASE_KEYS)
+    if unknown:
+        raise CaseError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(_CASE_KEYS)}")
+    image = _image_path(data.get("image"), path, where)
+    expected = data.get("expected")
+    if not isinstance(expected, dict) or not expected:
+        raise CaseError(f"{where}: 'expected' must map at least one field to its check")
+    checks = {name: _field_checks(name, spec, output_model, where) for name, spec in expected.items()}
+    critical = _string_list(data.get("critical"), "critical", where)
+    missing = [name for name in critical if name not in expected]
+    if missing:
+        raise CaseError(f"{where}: critical field(s) {missing} are not in 'expected'")
+    notes = data.get("notes") or ""
+    return Case(
+        id=case_id(path, cases_root),
+        path=path,
+        image=image,
+        expected=expected,
+        checks=checks,
+        critical=tuple(critical),
+        tags=tuple(_string_list(data.get("tags"), "tags", where)),
+        notes=str(notes),
+    )
+
+
+def _image_path(value: Any, case_path: Path, where: str) -> Path:
+    if not isinstance(value, str) or not value.strip():
+        raise CaseError(f"{where}: 'image' must be a path relative to the case file")
+    image = (case_path.parent / value).resolve()
+    if image.suffix.lower() not in IMAGE_SUFFIXES:
+        raise CaseError(f"{where}: image {value!r} must be one of {sorted(IMAGE_SUFFIXES)}")
+    if not image.is_file():
+        raise CaseError(f"{where}: image {value!r} not found (looked for {image})")
+    return image
+
+
+def _field_checks(name: Any, spec: Any, output_model: type[BaseModel], where: str) -> list[Check]:
+    fields = output_model.model_fields
+    if name not in fields:
+        raise CaseError(f"{where}: unknown field {name!r}; fields: {', '.join(fields)}")
+    try:
+        checks = parse_spec(spec)
+    except CheckSpecError as exc:
+        raise CaseError(f"{where}: field {name!r}: {exc}") from exc
+    adapter: TypeAdapter[Any] = TypeAdapter(fields[name].annotation)
+    for check in checks:
+        for value in _literal_values(check):
+            try:
+                adapter.validate_python(value)
+            except ValidationError as exc:
+                first = exc.errors()[0]["msg"]
+                raise CaseError(f"{where}: field {name!r}: value {value!r} is not allowed: {first}") from exc
+    return checks
+
+
+def _literal_values(check: Check) -> list[Any]:
+    """Values that must be valid for the field's type (equality and any_of targets)."""
+    if check.name == "equals":
+        return [check.argument]
+    if check.name == "any_of":
+        return [v for v in check.argument if v is not None]
+    return []
+
+
+def _string_list(value: Any, key: str, where: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise CaseError(f"{where}: {key!r} must be a list of strings")
+    return value
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

@@ -1,0 +1,110 @@
+"""Per-case cassettes (DESIGN section 8): paths, body canonicalisation, header hygiene."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import vcr
+from vcr.errors import CannotOverwriteExistingCassetteException
+
+RECORD_MODES = ("none", "once", "new_episodes", "all", "rewrite")
+SECRET_HEADERS = (
+    "authorization",
+    "api-key",
+    "openai-organization",
+    "openai-project",
+    "cookie",
+    "set-cookie",
+)
+_DATA_URL = re.compile(r"data:(?P<mime>[\w.+-]+/[\w.+-]+);base64,(?P<payload>[A-Za-z0-9+/=\s]+)")
+_UNSAFE_PATH_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
+
+__all__ = ["CannotOverwriteExistingCassetteException", "cassette_path", "use_cassette"]
+
+
+def cassette_path(root: Path, model: str, prompt_id: str, case_id: str) -> Path:
+    """`<root>/eval/<model>/<prompt-id>/<case-id>.yaml`, with unsafe characters replaced."""
+    model_part = _UNSAFE_PATH_CHARS.sub("_", model)
+    return root / "eval" / model_part / prompt_id / f"{case_id}.yaml"
+
+
+def _hash_data_url(match: re.Match[str]) -> str:
+    payload = re.sub(r"\s+", "", match.group("payload"))
+    try:
+        raw = base64.b64decode(payload, validate=True)
+    except binascii.Error:
+        raw = payload.encode()
+    return f"sha256:{hashlib.sha256(raw).hexdigest()}"
+
+
+def _hash_images(value: Any) -> Any:
+    if isinstance(value, str):
+        return _DATA_URL.sub(_hash_data_url, value)
+    if isinstance(value, list):
+        return [_hash_images(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _hash_images(item) for key, item in value.items()}
+    return value
+
+
+def canonical_body(body: bytes | str | None) -> bytes | str | None:
+    """JSON bodies re-serialised with sorted keys and every base64 image replaced by its hash."""
+    if not body:
+        return body
+    text = body.decode("utf-8") if isinstance(body, bytes) else body
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return _DATA_URL.sub(_hash_data_url, text)
+    return json.dumps(_hash_images(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _scrub_request(request: Any) -> Any:
+    request.body = canonical_body(request.body)
+    return request
+
+
+def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:
+    headers = response.get("headers", {})
+    for name in list(headers):
+        if name.lower() in SECRET_HEADERS:
+            del headers[name]
+    return response
+
+
+def _body_matcher(first: Any, second: Any) -> None:
+    if canonical_body(first.body) != canonical_body(second.body):
+        raise AssertionError("request bodies differ")
+
+
+def make_vcr(record_mode: str) -> vcr.VCR:
+    """A VCR with our hygiene and matching; `rewrite` is handled by deleting the file first."""
+    recorder = vcr.VCR(
+        record_mode="new_episodes" if record_mode == "rewrite" else record_mode,
+        filter_headers=list(SECRET_HEADERS),
+        before_record_request=_scrub_request,
+        before_record_response=_scrub_response,
+        decode_compressed_response=True,
+        match_on=("method", "path", "canonical_body"),
+    )
+    recorder.register_matcher("canonical_body", _body_matcher)
+    return recorder
+
+
+@contextmanager
+def use_cassette(path: Path, record_mode: str) -> Iterator[None]:
+    """Run the block with HTTP recorded to or replayed from `path`."""
+    if record_mode == "rewrite" and path.exists():
+        path.unlink()
+    if record_mode != "none":
+        path.parent.mkdir(parents=True, exist_ok=True)
+    with make_vcr(record_mode).use_cassette(str(path)):
+        yield

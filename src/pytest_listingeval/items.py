@@ -1,0 +1,64 @@
+"""pytest collection of case files: one item per case, marked `eval`, named by case id."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from pytest_listingeval.cases import Case, CaseError
+from pytest_listingeval.results import CaseResult
+from pytest_listingeval.runner import run_case
+from pytest_listingeval.state import session_of
+
+RESULT_ATTRIBUTE = "listingeval_case"
+
+
+class HarnessError(Exception):
+    """The harness could not run a case (missing or stale cassette, crashed task)."""
+
+
+class CaseFile(pytest.File):
+    """A `cases/**/*.yaml` file holding one case."""
+
+    def collect(self) -> Iterator[CaseItem]:
+        """Validate the case and yield its item."""
+        case = session_of(self.config).load(self.path)
+        yield CaseItem.from_parent(self, name=case.id, case=case)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        """A malformed case reports one line naming the file and the problem."""
+        if isinstance(excinfo.value, CaseError | pytest.UsageError):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style=style)
+
+
+class CaseItem(pytest.Item):
+    """One evaluation case: runs the task in the case's cassette and scores it."""
+
+    def __init__(self, *, case: Case, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.case = case
+        self.result: CaseResult | None = None
+        self.add_marker(pytest.mark.eval)
+        for tag in case.tags:
+            if tag.isidentifier():
+                self.extra_keyword_matches.add(tag)
+
+    def runtest(self) -> None:
+        """Run and score the case; only harness faults fail the item."""
+        state = session_of(self.config)
+        self.result = run_case(state.settings, state.task, state.description, self.case)
+        if self.result.harness_error:
+            raise HarnessError(self.result.harness_error)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        """Harness errors are one readable line, not a traceback."""
+        if isinstance(excinfo.value, HarnessError):
+            return f"{self.case.id}: {excinfo.value}"
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        """Location shown by pytest."""
+        return self.path, None, f"eval case {self.case.id}"

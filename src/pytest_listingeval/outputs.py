@@ -1,0 +1,81 @@
+"""Write what a run produced: results JSON, HTML report, markdown, run record."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import shlex
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pytest_listingeval.session import EvalSession
+
+
+def case_set_hash(outcome: dict[str, Any]) -> str:
+    """sha256 (first 12 hex) of the case ids and their expected values: same set, same hash."""
+    canonical = json.dumps(
+        [[c["id"], {k: v["expected"] for k, v in c["fields"].items()}] for c in outcome["cases"]],
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+def _write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def _dump(data: dict[str, Any]) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
+
+
+def run_record(outcome: dict[str, Any], started_at: datetime) -> dict[str, Any]:
+    """The run record: the outcome plus when, how and on which case set it ran."""
+    run_id = f"{started_at.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}"
+    return {
+        "run": {
+            "id": run_id,
+            "time": started_at.isoformat(timespec="seconds"),
+            "command": shlex.join(["pytest", *sys.argv[1:]]),
+            "case_set": case_set_hash(outcome),
+        },
+        **outcome,
+    }
+
+
+def write_outputs(state: EvalSession, outcome: dict[str, Any], step_summary: str | None) -> None:
+    """Write every requested output; a write failure becomes a harness error, never silence."""
+    settings = state.settings
+    written: dict[str, str] = {}
+    outcome["written"] = written
+    try:
+        if settings.runs_dir is not None:
+            record = run_record(outcome, datetime.now(UTC))
+            path = settings.runs_dir / f"{record['run']['id']}.json"
+            _write_text(path, _dump(record))
+            outcome["run_id"] = record["run"]["id"]
+            written["run record"] = str(path)
+        if settings.json_path is not None:
+            _write_text(settings.json_path, _dump(outcome))
+            written["results JSON"] = str(settings.json_path)
+        if settings.report_path is not None:
+            from pytest_listingeval.report.html import render_html
+
+            _write_text(settings.report_path, render_html(outcome, settings.root))
+            written["HTML report"] = str(settings.report_path)
+        if settings.markdown_path is not None or step_summary:
+            from pytest_listingeval.report.markdown import append_step_summary, render_markdown
+
+            markdown = render_markdown(outcome, settings.report_url)
+            if settings.markdown_path is not None:
+                _write_text(settings.markdown_path, markdown)
+                written["markdown"] = str(settings.markdown_path)
+            if step_summary:
+                append_step_summary(markdown)
+    except OSError as exc:
+        outcome["harness_errors"].append(f"cannot write outputs: {exc}")
+        outcome["verdict"] = "error"

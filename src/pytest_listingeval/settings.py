@@ -1,0 +1,119 @@
+"""Harness settings: `[tool.listingeval]`, command-line options and environment variables."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_listingeval.cassettes import RECORD_MODES
+from pytest_listingeval.gate import GATE_MODES
+
+
+@dataclass(frozen=True)
+class HarnessSettings:
+    """Everything a run needs to know, resolved once per process."""
+
+    root: Path
+    task: str
+    model: str
+    prompt: str
+    cases_root: Path
+    cassettes_root: Path
+    baseline_path: Path
+    record_mode: str
+    tolerance_points: float
+    gate_mode: str
+    alpha: float
+    baseline_ref: str | None
+    update_baseline: bool
+    json_path: Path | None
+    report_path: Path | None
+    markdown_path: Path | None
+    report_url: str | None
+    runs_dir: Path | None
+    prices: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    @property
+    def tolerance(self) -> float:
+        """Tolerance in accuracy units (0..1); configured in points (1 point = 0.01)."""
+        return self.tolerance_points / 100.0
+
+    @property
+    def recording(self) -> bool:
+        """True when cassettes may be written (a live API is called for missing answers)."""
+        return self.record_mode != "none"
+
+
+def read_table(root: Path) -> dict[str, Any]:
+    """`[tool.listingeval]` from `<root>/pyproject.toml`, or an empty dict."""
+    path = root / "pyproject.toml"
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise pytest.UsageError(f"cannot read {path}: {exc}") from exc
+    table = data.get("tool", {}).get("listingeval", {})
+    return table if isinstance(table, dict) else {}
+
+
+def _path(root: Path, value: str | None) -> Path | None:
+    return None if not value else (root / value)
+
+
+def resolve(config: pytest.Config) -> HarnessSettings:
+    """Merge options over environment over `[tool.listingeval]` over defaults."""
+    root = config.rootpath
+    here = config.invocation_params.dir
+    table = read_table(root)
+    option = config.option
+
+    def pick(opt: Any, env: str, key: str, default: Any) -> Any:
+        if opt is not None:
+            return opt
+        if os.environ.get(env):
+            return os.environ[env]
+        return table.get(key, default)
+
+    record_mode = getattr(option, "record_mode", None) or "none"
+    if record_mode not in RECORD_MODES:
+        raise pytest.UsageError(f"--record-mode must be one of {', '.join(RECORD_MODES)}")
+    gate_mode = pick(option.eval_gate, "LISTINGEVAL_GATE", "gate", "strict")
+    if gate_mode not in GATE_MODES:
+        raise pytest.UsageError(f"--eval-gate must be one of {', '.join(GATE_MODES)}, got {gate_mode!r}")
+    try:
+        tolerance = float(pick(option.eval_tolerance, "LISTINGEVAL_TOLERANCE", "tolerance", 0.0))
+        alpha = float(pick(option.eval_alpha, "LISTINGEVAL_ALPHA", "alpha", 0.05))
+    except (TypeError, ValueError) as exc:
+        raise pytest.UsageError(f"tolerance and alpha must be numbers: {exc}") from exc
+    if not 0 <= tolerance <= 100:
+        raise pytest.UsageError(f"--eval-tolerance is in accuracy points (0-100), got {tolerance}")
+    if not 0 < alpha < 1:
+        raise pytest.UsageError(f"--eval-alpha must be between 0 and 1, got {alpha}")
+    prices = table.get("prices", {})
+    return HarnessSettings(
+        root=root,
+        task=str(table.get("task", "")),
+        model=str(pick(option.eval_model, "LISTINGEVAL_MODEL", "model", "")),
+        prompt=str(pick(option.eval_prompt, "LISTINGEVAL_PROMPT", "prompt", "default")),
+        cases_root=root / str(table.get("cases", "cases")),
+        cassettes_root=root / str(table.get("cassettes", "cassettes")),
+        baseline_path=root / str(table.get("baseline", "reports/baseline.json")),
+        record_mode=record_mode,
+        tolerance_points=tolerance,
+        gate_mode=gate_mode,
+        alpha=alpha,
+        baseline_ref=option.eval_baseline,
+        update_baseline=bool(option.eval_update_baseline),
+        json_path=_path(here, option.eval_json),
+        report_path=_path(here, option.eval_report),
+        markdown_path=_path(here, option.eval_markdown),
+        report_url=option.eval_report_url or os.environ.get("LISTINGEVAL_REPORT_URL") or None,
+        runs_dir=None if option.eval_no_run_record else root / str(table.get("runs", "reports/runs")),
+        prices=prices if isinstance(prices, dict) else {},
+    )
