@@ -227,3 +227,14 @@ def test_no_expressions_inside_run_scripts(path: Path) -> None:
     # Event data reaches scripts through env: only; an expression in run: is an injection.
     for step in all_steps(load(path)):
         assert "${{" not in step.get("run", ""), f"{path.name}: expression in run: {step}"
+
+
+def test_rerecord_keeps_the_secret_away_from_write_tokens_and_forks() -> None:
+    doc = load(WORKFLOWS / "rerecord.yml")
+    for name, job in doc["jobs"].items():
+        text = yaml.safe_dump(job)
+        runs_branch_code = any("pip install" in s.get("run", "") for s in job.get("steps", []))
+        if "secrets.OPENAI_API_KEY" in text:
+            assert "head.repo.full_name == github.repository" in job["if"], name
+        if "secrets.OPENAI_API_KEY" in text or runs_branch_code:
+            assert "write" not in job["permissions"].values(), f"{name} may write"
