@@ -96,7 +96,7 @@ class FakeOpenAI:
         """Bind (a free port when `port` is 0) and serve from a background thread."""
         self._httpd = _HTTPServer((self._host, self._port), _Handler, self)
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
         )
         self._thread.start()
         return self
@@ -175,10 +175,10 @@ class FakeOpenAI:
 
     # -- serving (called from handler threads) ---------------------------------------------
 
-    def _record(self, request: RecordedRequest) -> Fault | None:
+    def _record(self, request: RecordedRequest, take_fault: bool) -> Fault | None:
         with self._lock:
             self._requests.append(request)
-            return self._faults.popleft() if self._faults else None
+            return self._faults.popleft() if take_fault and self._faults else None
 
     def _choose(self, request: RecordedRequest) -> Answer | None:
         if self._answer_fn is not None and (chosen := self._answer_fn(request)) is not None:
@@ -230,8 +230,9 @@ class _Handler(BaseHTTPRequestHandler):
             body = None
         headers = {k.lower(): v for k, v in self.headers.items()}
         request = RecordedRequest("POST", self.path, headers, body, images_in(body))
-        fault = fake._record(request)
-        if self.path.split("?")[0].rstrip("/") != "/v1/responses":
+        known_path = self.path.split("?")[0].rstrip("/") == "/v1/responses"
+        fault = fake._record(request, take_fault=known_path)
+        if not known_path:
             self._send_error(404, f"Invalid URL (POST {self.path})", "invalid_request_error", None)
             return
         if not headers.get("authorization", "").startswith("Bearer "):

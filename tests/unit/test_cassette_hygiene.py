@@ -7,6 +7,7 @@ import hashlib
 import json
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 import yaml
@@ -61,7 +62,10 @@ def test_vcr_config_never_sets_record_mode() -> None:
 
 
 def test_hash_images_replaces_data_urls_anywhere() -> None:
-    body = {"input": [{"content": [{"type": "input_image", "image_url": DATA_URL}]}], "n": 1}
+    body: dict[str, Any] = {
+        "input": [{"content": [{"type": "input_image", "image_url": DATA_URL}]}],
+        "n": 1,
+    }
     hashed = hash_images(body)
     assert hashed["input"][0]["content"][0]["image_url"] == SHA
     assert hashed["n"] == 1
