@@ -26,10 +26,11 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from extractor.images import prepare_image  # noqa: E402
-from extractor.settings import load_settings  # noqa: E402
 from tests.fakes.faults import by_name  # noqa: E402
 from tests.fakes.server import FakeOpenAI  # noqa: E402
+
+from extractor.images import prepare_image  # noqa: E402
+from extractor.settings import load_settings  # noqa: E402
 
 # Not a real key: the fake server ignores it, and cassettes never store it.
 _FAKE_KEY = "fake-key-for-simulated-recording"
@@ -65,8 +66,19 @@ def main() -> int:
         fake.answer_images(table)
         fake.answer_with(None)
         env = {**os.environ, "OPENAI_BASE_URL": fake.base_url, "OPENAI_API_KEY": _FAKE_KEY}
-        record = [sys.executable, "-m", "pytest", "-m", "eval", "--record-mode=rewrite", "-q", "-p", "no:randomly",
-                  "--eval-no-run-record", *extra]
+        record = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-m",
+            "eval",
+            "--record-mode=rewrite",
+            "-q",
+            "-p",
+            "no:randomly",
+            "--eval-no-run-record",
+            *extra,
+        ]
         print("recording:", " ".join(record[2:]), flush=True)
         code = subprocess.call(record, cwd=ROOT, env=env)
     # The demo set holds deliberate mistakes; a critical miss there makes the run fail,
@@ -75,8 +87,19 @@ def main() -> int:
         return code
     if args.no_baseline:
         return 0
-    update = [sys.executable, "-m", "pytest", "-m", "eval", "--update-baseline", "-q", "-p", "no:randomly",
-              "--eval-no-run-record", *extra]
+    update = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-m",
+        "eval",
+        "--update-baseline",
+        "-q",
+        "-p",
+        "no:randomly",
+        "--eval-no-run-record",
+        *extra,
+    ]
     print("baseline:", " ".join(update[2:]), flush=True)
     return subprocess.call(update, cwd=ROOT, env={k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"})
 

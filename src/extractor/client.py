@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 import openai
 import pydantic
-from openai.types.responses import ParsedResponse, Response
+from openai.types.responses import EasyInputMessageParam, ParsedResponse, Response, ResponseInputImageParam
 from tenacity import Retrying, retry_if_exception, stop_after_attempt
 
 from extractor.errors import InvalidImageError
@@ -45,9 +45,7 @@ class Extractor:
         try:
             image = prepare_image(raw, max_side=self.settings.max_side, max_bytes=self.settings.max_bytes)
         except InvalidImageError as exc:
-            return ExtractionFailure(
-                type="invalid_image", message=str(exc), model=model, prompt_id=template.id
-            )
+            return ExtractionFailure(type="invalid_image", message=str(exc), model=model, prompt_id=template.id)
         return self.extract_image(image, model, template)
 
     def extract_image(self, image: PreparedImage, model: str, prompt: Prompt) -> Outcome:
@@ -87,18 +85,7 @@ class Extractor:
         raw = self._client.responses.with_raw_response.parse(
             model=model,
             instructions=prompt.render(),
-            input=[
-                {
-                    "role": "user",
-                    "content": [
-                        {
-                            "type": "input_image",
-                            "image_url": image.data_url(),
-                            "detail": self.settings.detail,  # type: ignore[typeddict-item]
-                        }
-                    ],
-                }
-            ],
+            input=[_user_message(image, self.settings.detail)],
             text_format=Listing,
             max_output_tokens=self.settings.max_output_tokens,
             **extra,
@@ -110,6 +97,16 @@ class Extractor:
             return raw.parse(), response
         except (pydantic.ValidationError, json.JSONDecodeError, ValueError):
             return None, response
+
+
+def _user_message(image: PreparedImage, detail: str) -> EasyInputMessageParam:
+    """The user turn: the photo alone (the instructions carry the task)."""
+    part: ResponseInputImageParam = {
+        "type": "input_image",
+        "image_url": image.data_url(),
+        "detail": cast(Literal["low", "high", "auto"], detail),
+    }
+    return {"role": "user", "content": [part]}
 
 
 def _read_limited(path: Path, max_bytes: int) -> bytes:
@@ -171,18 +168,17 @@ def _classify(
     if response.status == "incomplete":
         details = response.incomplete_details
         reason = details.reason if details and details.reason else "unknown"
-        return ExtractionFailure(
-            type="incomplete", message=f"output cut short ({reason})", code=reason, **common
-        )
+        return ExtractionFailure(type="incomplete", message=f"output cut short ({reason})", code=reason, **common)
     if response.status == "failed" and response.error is not None:
-        return ExtractionFailure(
-            type="api_error", message=response.error.message, code=response.error.code, **common
-        )
+        return ExtractionFailure(type="api_error", message=response.error.message, code=response.error.code, **common)
     listing = parsed.output_parsed if parsed is not None else None
     if listing is None:
         if not text.strip():
             return ExtractionFailure(
-                type="invalid_output", message="the model returned no output", code="empty_output", **common
+                type="invalid_output",
+                message="the model returned no output",
+                code="empty_output",
+                **common,
             )
         return ExtractionFailure(type="invalid_output", message=_why_invalid(text), **common)
     return Extraction(listing=listing, **common)
@@ -198,9 +194,7 @@ def _why_invalid(text: str) -> str:
     return "output could not be parsed"
 
 
-def _api_failure(
-    exc: openai.APIError, model: str, prompt: Prompt, attempts: int, started: float
-) -> ExtractionFailure:
+def _api_failure(exc: openai.APIError, model: str, prompt: Prompt, attempts: int, started: float) -> ExtractionFailure:
     status = exc.status_code if isinstance(exc, openai.APIStatusError) else None
     request_id = exc.request_id if isinstance(exc, openai.APIStatusError) else None
     body = exc.body if isinstance(exc.body, dict) else {}

@@ -7,13 +7,13 @@ from functools import cached_property
 from pathlib import Path
 
 import openai
-from pytest_listingeval.task import TaskDescription, TaskResult
 
 from extractor.client import Extractor
 from extractor.errors import ConfigError
 from extractor.prompts import load_prompt
 from extractor.schema import Listing, listing_json_schema, schema_id
 from extractor.settings import Settings, load_settings
+from pytest_listingeval.task import TaskDescription, TaskResult
 
 # Used only when replaying cassettes: the SDK insists on a key, and no request leaves.
 _REPLAY_KEY = "replay-without-a-key"
@@ -64,7 +64,10 @@ class ListingTask:
     def run(self, image: Path, model: str, prompt: str) -> TaskResult:
         """Extract one listing; failures become `TaskResult.error`."""
         outcome = self.extractor.extract_file(image, model=model, prompt=prompt)
-        usage = {"input_tokens": outcome.usage.input_tokens, "output_tokens": outcome.usage.output_tokens}
+        usage = {
+            "input_tokens": outcome.usage.input_tokens,
+            "output_tokens": outcome.usage.output_tokens,
+        }
         if outcome.ok:
             return TaskResult(
                 output=outcome.listing.model_dump(mode="json"),

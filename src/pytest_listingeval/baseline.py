@@ -40,9 +40,7 @@ class Baseline:
 def build_baseline(config: dict[str, Any], summary: dict[str, Any], results: list[CaseResult]) -> dict[str, Any]:
     """A deterministic baseline document: no timings, no git sha, sorted keys."""
     stable_summary = {k: summary[k] for k in ("cases", "errors", "overall", "exact_cases")}
-    stable_summary["fields"] = {
-        name: {"accuracy": f["accuracy"], "n": f["n"]} for name, f in summary["fields"].items()
-    }
+    stable_summary["fields"] = {name: {"accuracy": f["accuracy"], "n": f["n"]} for name, f in summary["fields"].items()}
     stable_config = {k: v for k, v in config.items() if k not in ("git_sha", "git_dirty")}
     return {
         "version": BASELINE_VERSION,
@@ -94,7 +92,11 @@ def _git_show(root: Path, ref: str, repo_path: str) -> str | None:
 def _repo_relative(root: Path, path: Path) -> str:
     try:
         top = subprocess.run(
-            ["git", "rev-parse", "--show-toplevel"], cwd=root, capture_output=True, text=True, check=True
+            ["git", "rev-parse", "--show-toplevel"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError) as exc:
         raise BaselineError(f"--baseline names a git ref but {root} is not inside a git repository") from exc

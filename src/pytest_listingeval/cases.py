@@ -93,7 +93,7 @@ def _field_checks(name: Any, spec: Any, output_model: type[BaseModel], where: st
         checks = parse_spec(spec)
     except CheckSpecError as exc:
         raise CaseError(f"{where}: field {name!r}: {exc}") from exc
-    adapter: TypeAdapter[Any] = TypeAdapter(fields[name].annotation)
+    adapter: TypeAdapter[Any] = TypeAdapter(fields[name].annotation or Any)
     for check in checks:
         for value in _literal_values(check):
             try:

@@ -89,10 +89,7 @@ def _any_of(options: Any) -> Check:
 
     def apply(actual: Any) -> CheckOutcome:
         got = _as_text(actual)
-        if got is None or got.strip() == "":
-            passed = None in wants
-        else:
-            passed = normalise(got) in wants
+        passed = None in wants if got is None or got.strip() == "" else normalise(got) in wants
         return CheckOutcome("any_of", passed, f"expected one of {values!r}, got {actual!r}")
 
     return Check("any_of", values, apply)
@@ -140,9 +137,7 @@ def _similar_to(reference: Any, minimum: Any) -> Check:
         got = _as_text(actual)
         similarity = 0.0 if got is None else round(fuzz.ratio(normalise(got), want) / 100.0, 4)
         passed = similarity >= minimum
-        return CheckOutcome(
-            "similar_to", passed, f"similarity {similarity:.2f} (min {minimum})", similarity
-        )
+        return CheckOutcome("similar_to", passed, f"similarity {similarity:.2f} (min {minimum})", similarity)
 
     return Check("similar_to", {"text": reference, "min": minimum}, apply)
 

@@ -27,11 +27,7 @@ class GateOutcome:
 
 def critical_misses(results: list[CaseResult]) -> list[dict[str, str]]:
     """Every (case, field) marked critical that scored 0."""
-    return [
-        {"case": r.id, "field": name}
-        for r in sorted(results, key=lambda r: r.id)
-        for name in r.critical_misses
-    ]
+    return [{"case": r.id, "field": name} for r in sorted(results, key=lambda r: r.id) for name in r.critical_misses]
 
 
 def _current_scores(results: list[CaseResult]) -> dict[str, dict[str, int]]:
@@ -143,7 +139,14 @@ def compare(
         pairs_now.update({f"{cid}::{name}": v for cid, v in now.items()})
         _judge(name, compare_field(base, now, tolerance, alpha), mode, rows, regressions, inconclusive)
     overall_rows: dict[str, dict[str, Any]] = {}
-    _judge(OVERALL, compare_field(pairs_before, pairs_now, tolerance, alpha), mode, overall_rows, regressions, inconclusive)
+    _judge(
+        OVERALL,
+        compare_field(pairs_before, pairs_now, tolerance, alpha),
+        mode,
+        overall_rows,
+        regressions,
+        inconclusive,
+    )
     by_id = {r.id: r for r in results}
     flips = [
         {
@@ -162,7 +165,10 @@ def compare(
         "shared_cases": len(shared),
         "added_cases": sorted(current.keys() - before.keys()),
         "removed_cases": sorted(before.keys() - current.keys()),
-        "overall": {k: overall_rows[OVERALL][k] for k in ("baseline", "current", "delta", "n", "flipped_down", "flipped_up", "p_value")},
+        "overall": {
+            k: overall_rows[OVERALL][k]
+            for k in ("baseline", "current", "delta", "n", "flipped_down", "flipped_up", "p_value")
+        },
         "fields": rows,
         "flips": flips,
         "config_changes": config_changes(baseline.config, current_config),
@@ -189,9 +195,7 @@ def _judge(
     row = _field_row(result)
     rows[name] = row
     entry = {"field": name, "baseline": row["baseline"], "current": row["current"]}
-    if mode == "strict" and result.strict_regression:
-        regressions.append(entry)
-    elif mode == "significant" and result.significant_regression:
+    if (mode == "strict" and result.strict_regression) or (mode == "significant" and result.significant_regression):
         regressions.append(entry)
     elif mode == "significant" and result.inconclusive:
         inconclusive.append({**entry, "p_value_drop": row["p_value_drop"]})

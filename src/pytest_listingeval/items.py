@@ -31,7 +31,7 @@ class CaseFile(pytest.File):
         """A malformed case reports one line naming the file and the problem."""
         if isinstance(excinfo.value, CaseError | pytest.UsageError):
             return str(excinfo.value)
-        return super().repr_failure(excinfo, style=style)
+        return super().repr_failure(excinfo)
 
 
 class CaseItem(pytest.Item):

@@ -25,26 +25,89 @@ _CASE_SUFFIXES = (".yaml", ".yml")
 def pytest_addoption(parser: pytest.Parser) -> None:
     """Every option in one group; contract names `--baseline` and `--update-baseline`."""
     group = parser.getgroup("listingeval", "listingeval evaluation")
-    group.addoption("--baseline", dest="eval_baseline", default=None, metavar="REF|PATH",
-                    help="compare with REF:reports/baseline.json (git ref, then origin/REF) or a JSON file")
-    group.addoption("--update-baseline", dest="eval_update_baseline", action="store_true", default=False,
-                    help="rewrite the baseline file from this run")
-    group.addoption("--eval-model", dest="eval_model", default=None, help="model to evaluate (env LISTINGEVAL_MODEL)")
-    group.addoption("--eval-prompt", dest="eval_prompt", default=None, help="prompt name (env LISTINGEVAL_PROMPT)")
-    group.addoption("--eval-tolerance", dest="eval_tolerance", default=None, type=float, metavar="POINTS",
-                    help="allowed drop in accuracy points (1 point = 0.01) before a regression; default 0")
-    group.addoption("--eval-gate", dest="eval_gate", default=None, choices=GATE_MODES,
-                    help="strict: any drop beyond the tolerance fails (default); significant: it must also be significant")
-    group.addoption("--eval-alpha", dest="eval_alpha", default=None, type=float,
-                    help="significance level of the significant gate (default 0.05)")
-    group.addoption("--eval-json", dest="eval_json", default=None, metavar="PATH", help="write the results JSON here")
-    group.addoption("--eval-report", dest="eval_report", default=None, metavar="PATH", help="write the HTML report here")
-    group.addoption("--eval-markdown", dest="eval_markdown", default=None, metavar="PATH",
-                    help="write a markdown PR comment here")
-    group.addoption("--eval-report-url", dest="eval_report_url", default=None, metavar="URL",
-                    help="link to the published HTML report, used in the markdown")
-    group.addoption("--eval-no-run-record", dest="eval_no_run_record", action="store_true", default=False,
-                    help="do not write reports/runs/<time>-<id>.json")
+    group.addoption(
+        "--baseline",
+        dest="eval_baseline",
+        default=None,
+        metavar="REF|PATH",
+        help="compare with REF:reports/baseline.json (git ref, then origin/REF) or a JSON file",
+    )
+    group.addoption(
+        "--update-baseline",
+        dest="eval_update_baseline",
+        action="store_true",
+        default=False,
+        help="rewrite the baseline file from this run",
+    )
+    group.addoption(
+        "--eval-model",
+        dest="eval_model",
+        default=None,
+        help="model to evaluate (env LISTINGEVAL_MODEL)",
+    )
+    group.addoption(
+        "--eval-prompt",
+        dest="eval_prompt",
+        default=None,
+        help="prompt name (env LISTINGEVAL_PROMPT)",
+    )
+    group.addoption(
+        "--eval-tolerance",
+        dest="eval_tolerance",
+        default=None,
+        type=float,
+        metavar="POINTS",
+        help="allowed drop in accuracy points (1 point = 0.01) before a regression; default 0",
+    )
+    group.addoption(
+        "--eval-gate",
+        dest="eval_gate",
+        default=None,
+        choices=GATE_MODES,
+        help="strict: any drop beyond the tolerance fails (default); significant: it must also be significant",
+    )
+    group.addoption(
+        "--eval-alpha",
+        dest="eval_alpha",
+        default=None,
+        type=float,
+        help="significance level of the significant gate (default 0.05)",
+    )
+    group.addoption(
+        "--eval-json",
+        dest="eval_json",
+        default=None,
+        metavar="PATH",
+        help="write the results JSON here",
+    )
+    group.addoption(
+        "--eval-report",
+        dest="eval_report",
+        default=None,
+        metavar="PATH",
+        help="write the HTML report here",
+    )
+    group.addoption(
+        "--eval-markdown",
+        dest="eval_markdown",
+        default=None,
+        metavar="PATH",
+        help="write a markdown PR comment here",
+    )
+    group.addoption(
+        "--eval-report-url",
+        dest="eval_report_url",
+        default=None,
+        metavar="URL",
+        help="link to the published HTML report, used in the markdown",
+    )
+    group.addoption(
+        "--eval-no-run-record",
+        dest="eval_no_run_record",
+        action="store_true",
+        default=False,
+        help="do not write reports/runs/<time>-<id>.json",
+    )
 
 
 def _is_controller(config: pytest.Config) -> bool:
@@ -55,7 +118,13 @@ def _asks_for_eval(config: pytest.Config) -> bool:
     option = config.option
     markexpr = getattr(option, "markexpr", "") or ""
     wants_marker = re.search(r"(?<!not )\beval\b", markexpr) is not None
-    flags = (option.eval_baseline, option.eval_update_baseline, option.eval_json, option.eval_report, option.eval_markdown)
+    flags = (
+        option.eval_baseline,
+        option.eval_update_baseline,
+        option.eval_json,
+        option.eval_report,
+        option.eval_markdown,
+    )
     return wants_marker or any(flags)
 
 
@@ -99,7 +168,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """Attach the scored case to its report so it survives xdist."""
     report = yield
     if isinstance(item, CaseItem) and call.when == "call" and item.result is not None:
@@ -108,7 +179,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         if item.config.pluginmanager.hasplugin("html"):
             from pytest_listingeval.report.pytest_html import case_extras
 
-            report.extras = [*getattr(report, "extras", []), *case_extras(data, session_of(item.config).settings.root)]
+            report.extras = [  # type: ignore[attr-defined]
+                *getattr(report, "extras", []),
+                *case_extras(data, session_of(item.config).settings.root),
+            ]
     return report
 
 
@@ -144,7 +218,11 @@ class ControllerPlugin:
         state = self.state
         if not state.expected and not state.results and not state.is_eval_run:
             return
-        if exitstatus in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR):
+        if exitstatus in (
+            pytest.ExitCode.INTERRUPTED,
+            pytest.ExitCode.USAGE_ERROR,
+            pytest.ExitCode.INTERNAL_ERROR,
+        ):
             return
         outcome = state.finish()
         write_outputs(state, outcome, os.environ.get("GITHUB_STEP_SUMMARY"))

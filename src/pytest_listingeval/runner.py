@@ -6,7 +6,11 @@ import shlex
 from pathlib import Path
 
 from pytest_listingeval.cases import Case
-from pytest_listingeval.cassettes import CannotOverwriteExistingCassetteException, cassette_path, use_cassette
+from pytest_listingeval.cassettes import (
+    CannotOverwriteExistingCassetteException,
+    cassette_path,
+    use_cassette,
+)
 from pytest_listingeval.results import CaseResult, harness_failure, score_case
 from pytest_listingeval.settings import HarnessSettings
 from pytest_listingeval.task import EvalTask, TaskDescription

@@ -103,7 +103,11 @@ class EvalSession:
         why = self.failures.get(nodeid) or "no result was received (the worker crashed or the run was interrupted)"
         case: Case | None = None
         try:
-            case = load_case(self.settings.root / nodeid.split("::", 1)[0], self.settings.cases_root, self.task.output_model)
+            case = load_case(
+                self.settings.root / nodeid.split("::", 1)[0],
+                self.settings.cases_root,
+                self.task.output_model,
+            )
         except (CaseError, OSError):
             case = None
         label = image_label(self.settings, case.image) if case else None
@@ -119,7 +123,8 @@ class EvalSession:
         errors += self.harness_errors
         if not results:
             errors.append(
-                "no eval case was collected: add cases/**/*.yaml (or check -k/-m and the [tool.listingeval] cases folder)"
+                "no eval case was collected: add cases/**/*.yaml "
+                "(or check -k/-m and the [tool.listingeval] cases folder)"
             )
         config = self.run_config()
         summary = summarise(results)
@@ -166,7 +171,13 @@ class EvalSession:
             self._update_baseline(results, config, summary, errors)
         return self.outcome
 
-    def _update_baseline(self, results: list[CaseResult], config: dict[str, Any], summary: dict[str, Any], errors: list[str]) -> None:
+    def _update_baseline(
+        self,
+        results: list[CaseResult],
+        config: dict[str, Any],
+        summary: dict[str, Any],
+        errors: list[str],
+    ) -> None:
         assert self.outcome is not None
         if errors:
             self.outcome["baseline_update"] = "refused: the run had harness errors"

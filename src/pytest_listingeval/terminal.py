@@ -6,7 +6,12 @@ from typing import Any
 
 import pytest
 
-_COLOURS = {"pass": {"green": True}, "regression": {"red": True}, "error": {"red": True}, "inconclusive": {"yellow": True}}
+_COLOURS = {
+    "pass": {"green": True},
+    "regression": {"red": True},
+    "error": {"red": True},
+    "inconclusive": {"yellow": True},
+}
 
 
 def _pct(value: Any) -> str:
@@ -29,7 +34,10 @@ def write_summary(tr: pytest.TerminalReporter, outcome: dict[str, Any], toleranc
         f"cases {summary['cases']}  errors {summary['errors']}"
     )
     if outcome.get("baseline"):
-        tr.write_line(f"baseline {outcome['baseline']['source']}  tolerance {tolerance_points:g} pts  gate {comparison.get('mode')}")
+        tr.write_line(
+            f"baseline {outcome['baseline']['source']}  tolerance {tolerance_points:g} pts  "
+            f"gate {comparison.get('mode')}"
+        )
     header = f"{'field':<14}{'n':>5}{'accuracy':>10}{'95% CI':>16}"
     if rows:
         header += f"{'baseline':>10}{'delta':>11}{'flips -/+':>11}{'p':>8}"
@@ -51,7 +59,10 @@ def write_summary(tr: pytest.TerminalReporter, outcome: dict[str, Any], toleranc
     usage = summary["usage"]
     cost = summary.get("cost_usd")
     cost_text = f"  est. cost ${cost:.4f}" if cost is not None else ""
-    tr.write_line(f"tokens in {usage['input_tokens']} out {usage['output_tokens']}{cost_text}  p50 latency {summary['latency_ms']['p50']:.0f} ms")
+    tr.write_line(
+        f"tokens in {usage['input_tokens']} out {usage['output_tokens']}{cost_text}  "
+        f"p50 latency {summary['latency_ms']['p50']:.0f} ms"
+    )
     if comparison:
         added, removed = comparison["added_cases"], comparison["removed_cases"]
         if added or removed:
@@ -61,10 +72,14 @@ def write_summary(tr: pytest.TerminalReporter, outcome: dict[str, Any], toleranc
     for miss in outcome["critical_misses"]:
         tr.write_line(f"CRITICAL MISS {miss['case']}: {miss['field']}", red=True)
     for reg in outcome["regressions"]:
-        tr.write_line(f"REGRESSION {reg['field']}: {_pct(reg['baseline']).strip()} -> {_pct(reg['current']).strip()}", red=True)
+        tr.write_line(
+            f"REGRESSION {reg['field']}: {_pct(reg['baseline']).strip()} -> {_pct(reg['current']).strip()}",
+            red=True,
+        )
     for item in outcome.get("inconclusive", []):
         tr.write_line(
-            f"INCONCLUSIVE {item['field']}: dropped {_pct(item['baseline']).strip()} -> {_pct(item['current']).strip()} "
+            f"INCONCLUSIVE {item['field']}: dropped "
+            f"{_pct(item['baseline']).strip()} -> {_pct(item['current']).strip()} "
             f"but p={item['p_value_drop']:.3f}: add repeats or cases",
             yellow=True,
         )
