@@ -9,6 +9,8 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
+from pytest_listingeval.report.formatting import is_plain, spec_text
+
 FIELDS = ("category", "color", "brand", "condition", "title", "description")
 CATEGORIES = (
     "electronics",
@@ -30,11 +32,11 @@ FLIPS = [
     (7, "color", "down", "black", "grey"),
     (12, "color", "down", "blue", "purple"),
     (18, "category", "down", "furniture", "home_garden"),
-    (21, "brand", "down", None, "Acme"),
-    (25, "title", "down", "Red kettle", "Kitchen appliance"),
+    (21, "brand", "down", None, "Acme Home"),
+    (25, "title", "down", None, "Kitchen appliance"),
     (29, "condition", "down", "used", "unknown"),
     (31, "color", "down", "red", "pink"),
-    (33, "description", "down", "A wooden chair", "A seat"),
+    (33, "description", "down", None, "A seat"),
     (35, "category", "down", "toys_games", "collectibles_art"),
     (36, "color", "down", "white", "beige"),
     (9, "condition", "up", "unknown", "used"),
@@ -95,21 +97,20 @@ def _case(index: int) -> dict[str, Any]:
         checks = [{"check": "equals", "passed": True, "detail": "", "similarity": None}]
         if error:
             actual, score = None, 0
-            checks = [
-                {"check": "error", "passed": False, "detail": "no output", "similarity": None}
-            ]
+            checks = [{"check": "error", "passed": False, "detail": "no output", "similarity": None}]
         fields[name] = {"score": score, "expected": spec, "actual": actual, "checks": checks}
-    for flip_index, name, direction, _before, now in FLIPS:
+    for flip_index, name, direction, _before, after in FLIPS:
         if flip_index != index:
             continue
-        score = 0 if direction == "down" else 1
-        fields[name]["actual"] = now
-        fields[name]["score"] = score
+        if direction == "up":
+            continue  # right now, wrong in the baseline: the field already holds the right value
+        fields[name]["actual"] = after
+        fields[name]["score"] = 0
         fields[name]["checks"] = [
             {
-                "check": "equals",
-                "passed": bool(score),
-                "detail": "" if score else f"expected {fields[name]['expected']!r}, got {now!r}",
+                "check": "equals" if is_plain(fields[name]["expected"]) else "spec",
+                "passed": False,
+                "detail": f"expected {spec_text(fields[name]['expected'])}, got {after}",
                 "similarity": None,
             }
         ]
@@ -140,16 +141,26 @@ def _case(index: int) -> dict[str, Any]:
     return {
         "id": case_id(index),
         "error": error,
-        "image": f"cases/images/item-{index:02d}.png"
-        if index != 39
-        else "cases/images/missing.png",
-        "tags": ["clipart"]
-        + (["hard"] if index % 4 == 0 else [])
-        + (["photo"] if index % 5 == 0 else []),
+        "image": f"cases/images/item-{index:02d}.png" if index != 39 else "cases/images/missing.png",
+        "tags": ["clipart"] + (["hard"] if index % 4 == 0 else []) + (["photo"] if index % 5 == 0 else []),
         "fields": fields,
         "output": output,
         "latency_ms": 600 + index * 17,
         "usage": {"input_tokens": 900 + index, "output_tokens": 80 + index % 7},
+    }
+
+
+def _flip(cases: list[dict[str, Any]], index: int, name: str, direction: str, before: Any) -> Any:
+    entry = cases[index]["fields"][name]
+    baseline_actual = _plain(entry["expected"]) if direction == "down" else before
+    if name == "title" and direction == "down":
+        baseline_actual = f"{CATEGORIES[index % len(CATEGORIES)].split('_')[0].title()} item {index}"
+    return {
+        "case": case_id(index),
+        "field": name,
+        "direction": direction,
+        "baseline_actual": baseline_actual,
+        "current_actual": entry["actual"],
     }
 
 
@@ -221,9 +232,7 @@ def regression_results(n_cases: int = 40) -> dict[str, Any]:
             "source": "main:reports/baseline.json",
             "overall": base_overall,
             "exact_cases": exact + 0.1,
-            "fields": {
-                f: {"accuracy": v["baseline"], "n": 39} for f, v in comparison_fields.items()
-            },
+            "fields": {f: {"accuracy": v["baseline"], "n": 39} for f, v in comparison_fields.items()},
             "config": base_config,
         },
         "comparison": {
@@ -236,17 +245,7 @@ def regression_results(n_cases: int = 40) -> dict[str, Any]:
                 "delta": overall - base_overall,
             },
             "fields": comparison_fields,
-            "flips": [
-                {
-                    "case": case_id(i),
-                    "field": f,
-                    "direction": d,
-                    "baseline_actual": before,
-                    "current_actual": after,
-                }
-                for i, f, d, before, after in FLIPS
-                if i < n_cases
-            ],
+            "flips": [_flip(cases, i, f, d, before) for i, f, d, before, _ in FLIPS if i < n_cases],
             "config_changes": {
                 "model": ["gpt-4.1", "gpt-4.1-mini"],
                 "prompt_id": ["default-77e0b412", "default-3f2a9c1d"],

@@ -18,9 +18,7 @@ except ImportError:  # tests/plugin is not a package: pytest put it on sys.path 
     from report_fixtures import regression_results, write_images  # type: ignore[no-redef]
 
 CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="headless Chromium not installed at /usr/bin/chromium"
-)
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="headless Chromium not installed at /usr/bin/chromium")
 
 # Runs after the report's own script: exercises each filter and records what stayed visible.
 FILTER_PROBE = """<script>
@@ -129,9 +127,7 @@ def test_js_error_is_recorded(tmp_path: Path) -> None:
     root = tmp_path / "run"
     results = regression_results(3)
     write_html(results, root, page)
-    page.write_text(
-        page.read_text(encoding="utf-8").replace("</body>", "<script>nope();</script></body>")
-    )
+    page.write_text(page.read_text(encoding="utf-8").replace("</body>", "<script>nope();</script></body>"))
     run = _chromium(tmp_path, "--dump-dom", page.as_uri())
     assert "nope" in _js_errors(run.stdout)
     assert _uncaught(run.stderr)

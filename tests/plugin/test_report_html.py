@@ -54,20 +54,14 @@ def test_every_case_and_verdict_present(page: str, results: dict[str, Any]) -> N
     assert "01234567" in page
 
 
-def test_cases_ordered_regressions_then_improvements_then_rest(
-    page: str, results: dict[str, Any]
-) -> None:
+def test_cases_ordered_regressions_then_improvements_then_rest(page: str, results: dict[str, Any]) -> None:
     order = _case_positions(page)
     assert sorted(order) == sorted(c["id"] for c in results["cases"])
     flips = results["comparison"]["flips"]
     down = {f["case"] for f in flips if f["direction"] == "down"}
     up = {f["case"] for f in flips if f["direction"] == "up"} - down
     bad = (
-        {
-            c["id"]
-            for c in results["cases"]
-            if c["error"] or any(not f["score"] for f in c["fields"].values())
-        }
+        {c["id"] for c in results["cases"] if c["error"] or any(not f["score"] for f in c["fields"].values())}
         - down
         - up
     )
@@ -166,9 +160,7 @@ def test_minimal_contract_dict(tmp_path: Path) -> None:
     assert "verdict--pass" in page
 
 
-def test_write_html_and_thumbnail_cache(
-    results: dict[str, Any], root: Path, tmp_path: Path
-) -> None:
+def test_write_html_and_thumbnail_cache(results: dict[str, Any], root: Path, tmp_path: Path) -> None:
     out = write_html(results, root, tmp_path / "reports" / "eval.html")
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     image = root / results["cases"][0]["image"]

@@ -72,10 +72,7 @@ def spec_text(spec: Any) -> str:
     if isinstance(spec, dict):
         parts = []
         for key, arg in spec.items():
-            if isinstance(arg, list):
-                shown = ", ".join(value_text(item) for item in arg)
-            else:
-                shown = value_text(arg)
+            shown = ", ".join(value_text(i) for i in arg) if isinstance(arg, list) else value_text(arg)
             parts.append(f"{key}: {shown}")
         return "; ".join(parts)
     return value_text(spec)

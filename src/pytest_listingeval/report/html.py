@@ -12,6 +12,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from pytest_listingeval.report import formatting as fmt
 from pytest_listingeval.report import view
+from pytest_listingeval.report.confusion import confusion
 from pytest_listingeval.report.thumbnails import resolve_image, thumbnail_data_uri
 
 CONFUSION_FIELDS = ("category",)
@@ -56,7 +57,7 @@ def context(results: Mapping[str, Any], root: Path) -> dict[str, Any]:
     groups: dict[str, int] = {}
     for case in cases:
         groups[case.group] = groups.get(case.group, 0) + 1
-    confusions = [c for name in CONFUSION_FIELDS if (c := view.confusion(results, name))]
+    confusions = [c for name in CONFUSION_FIELDS if (c := confusion(results, name))]
     return {
         "verdict": str(results.get("verdict") or "inconclusive"),
         "reasons": view.verdict_reasons(results),

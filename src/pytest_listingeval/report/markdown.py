@@ -44,17 +44,13 @@ def _verdict_line(results: Mapping[str, Any]) -> str:
     parts = []
     for reg in results.get("regressions") or []:
         base, cur = reg.get("baseline"), reg.get("current")
-        delta = (
-            cur - base if isinstance(cur, int | float) and isinstance(base, int | float) else None
-        )
+        delta = cur - base if isinstance(cur, int | float) and isinstance(base, int | float) else None
         parts.append(f"{escape_inline(reg.get('field'))} ({fmt.points(delta, '-')} pts)")
     misses = results.get("critical_misses") or []
     if parts:
         head += " on " + ", ".join(parts)
     if misses:
-        shown = ", ".join(
-            f"{escape_inline(m.get('case'))} ({escape_inline(m.get('field'))})" for m in misses[:5]
-        )
+        shown = ", ".join(f"{escape_inline(m.get('case'))} ({escape_inline(m.get('field'))})" for m in misses[:5])
         more = f" and {len(misses) - 5} more" if len(misses) > 5 else ""
         head += f"; critical misses: {shown}{more}"
     errors = results.get("harness_errors") or []
@@ -89,8 +85,7 @@ def _config_line(results: Mapping[str, Any]) -> str:
         parts.append(
             "params "
             + ", ".join(
-                f"{escape_inline(n)} {escape_inline(o)} \u2192 {escape_inline(v)}"
-                for n, o, v in changes.params
+                f"{escape_inline(n)} {escape_inline(o)} \u2192 {escape_inline(v)}" for n, o, v in changes.params
             )
         )
     return " \u00b7 ".join(parts)
@@ -130,8 +125,7 @@ def _flips(results: Mapping[str, Any]) -> list[str]:
         before = escape_cell(fmt.value_text(flip.get("baseline_actual")), 60)
         after = escape_cell(fmt.value_text(flip.get("current_actual")), 60)
         lines.append(
-            f"- {word}: {escape_inline(flip.get('case'))}, "
-            f"{escape_inline(flip.get('field'))}: {before} \u2192 {after}"
+            f"- {word}: {escape_inline(flip.get('case'))}, {escape_inline(flip.get('field'))}: {before} \u2192 {after}"
         )
     if len(flips) > MAX_FLIPS:
         lines.append(f"- \u2026 and {len(flips) - MAX_FLIPS} more in the full report")

@@ -20,9 +20,7 @@ def _encode(path: str, mtime_ns: int, size: int, box: int) -> str | None:
     try:
         with Image.open(path) as img:
             img.load()
-            has_alpha = img.mode in ("RGBA", "LA") or (
-                img.mode == "P" and "transparency" in img.info
-            )
+            has_alpha = img.mode in ("RGBA", "LA") or (img.mode == "P" and "transparency" in img.info)
             rgba = img.convert("RGBA") if has_alpha else img.convert("RGB")
     except (OSError, UnidentifiedImageError, ValueError):
         return None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -108,31 +107,6 @@ class CaseView:
 
 
 @dataclass(frozen=True)
-class Confusion:
-    """Expected-versus-actual counts for one enum-like field."""
-
-    field: str
-    expected_labels: tuple[str, ...]
-    actual_labels: tuple[str, ...]
-    counts: Mapping[tuple[str, str], int]
-    total: int
-
-    def count(self, expected: str, actual: str) -> int:
-        """Return how many cases expected one label and got another."""
-        return self.counts.get((expected, actual), 0)
-
-    def row_total(self, expected: str) -> int:
-        """Return how many cases expected this label."""
-        return sum(n for (e, _), n in self.counts.items() if e == expected)
-
-    def level(self, expected: str, actual: str) -> int:
-        """Return a shading level 0-4 for a cell, relative to its row total."""
-        count = self.count(expected, actual)
-        total = self.row_total(expected)
-        return 0 if not count or not total else max(1, round(4 * count / total))
-
-
-@dataclass(frozen=True)
 class DiffLine:
     """One line of a unified diff with its kind: add, del, hunk, meta or ctx."""
 
@@ -153,9 +127,7 @@ class ConfigChanges:
     @property
     def empty(self) -> bool:
         """Tell whether nothing changed at all."""
-        return not (
-            self.model or self.prompt_id or self.prompt_diff or self.schema_changes or self.params
-        )
+        return not (self.model or self.prompt_id or self.prompt_diff or self.schema_changes or self.params)
 
 
 def _num(value: Any) -> float | None:
@@ -202,11 +174,7 @@ def config_changes(results: Mapping[str, Any]) -> ConfigChanges | None:
         prompt_id=_pair(raw.get("prompt_id")),
         prompt_diff=diff_lines(raw.get("prompt_diff") or ""),
         schema_changes=[str(s) for s in raw.get("schema_changes") or []],
-        params=[
-            (str(name), *pair)
-            for name, value in sorted(params.items())
-            if (pair := _pair(value)) is not None
-        ],
+        params=[(str(name), *pair) for name, value in sorted(params.items()) if (pair := _pair(value)) is not None],
     )
 
 
@@ -281,28 +249,6 @@ def aggregate_rows(results: Mapping[str, Any]) -> list[FieldRow]:
     return rows
 
 
-def confusion(results: Mapping[str, Any], field_name: str = "category") -> Confusion | None:
-    """Count expected versus actual labels over cases whose expected value is plain."""
-    counts: Counter[tuple[str, str]] = Counter()
-    for case in results.get("cases") or []:
-        entry = (case.get("fields") or {}).get(field_name)
-        if not entry or not fmt.is_plain(entry.get("expected")):
-            continue
-        actual = entry.get("actual")
-        if case.get("error"):
-            shown = "(error)"
-        elif actual is None or actual == "":
-            shown = "(none)"
-        else:
-            shown = fmt.value_text(actual)
-        counts[(fmt.value_text(entry["expected"]), shown)] += 1
-    if not counts:
-        return None
-    expected = sorted({e for e, _ in counts})
-    actual = sorted({a for _, a in counts}, key=lambda a: (a.startswith("("), a))
-    return Confusion(field_name, tuple(expected), tuple(actual), dict(counts), sum(counts.values()))
-
-
 def _flips(results: Mapping[str, Any]) -> dict[tuple[str, str], Mapping[str, Any]]:
     flips = (results.get("comparison") or {}).get("flips") or []
     return {(str(f.get("case")), str(f.get("field"))): f for f in flips}
@@ -322,9 +268,7 @@ def case_view(
         flip = flips.get((case_id, name))
         checks = entry.get("checks") or []
         failed = tuple(
-            CheckView(
-                str(c.get("check", "")), str(c.get("detail") or ""), _num(c.get("similarity"))
-            )
+            CheckView(str(c.get("check", "")), str(c.get("detail") or ""), _num(c.get("similarity")))
             for c in checks
             if not c.get("passed")
         )
