@@ -143,7 +143,8 @@ def test_exif_orientation_applied(
     project: Path, fake_openai_env: FakeOpenAI, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = photos.exif_rotated_jpeg(project / "rotated.jpg", (120, 60))
-    assert Image.open(path).size == (120, 60)
+    with Image.open(path) as original:
+        assert original.size == (120, 60)
     image = accepted(capsys, fake_openai_env, path)
     assert image.size == (60, 120)
 
