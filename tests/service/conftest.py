@@ -16,6 +16,8 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from extractor.client import Extractor
+from extractor.outcome import Extraction, Outcome, Usage
+from extractor.schema import Listing
 from extractor.service.app import create_app
 from extractor.service.config import ServiceConfig, Variant
 from extractor.service.db import make_engine, upgrade
@@ -24,6 +26,7 @@ from extractor.service.store import Store
 from extractor.service.tables import corrections, extractions, images
 from extractor.settings import Settings
 from tests.fakes.server import FakeOpenAI
+from tests.fakes.shapes import DEFAULT_LISTING
 
 PG_URL_ENV = "LISTINGEVAL_TEST_PG_URL"
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -64,9 +67,7 @@ def _postgres_engine() -> Iterator[sa.Engine]:
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def engine(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[sa.Engine]:
+def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[sa.Engine]:
     """A migrated database of each kind, shared by the session (tables emptied per test)."""
     if request.param == "postgresql":
         yield from _postgres_engine()
@@ -103,6 +104,15 @@ def fake_extractor(fake: FakeOpenAI, **overrides: Any) -> Extractor:
         timeout=settings.timeout_s,
     )
     return Extractor(settings, client=client)
+
+
+class StubExtractor:
+    """Answers every call with the same listing, without a model (for tests about storage)."""
+
+    def extract_bytes(self, raw: bytes, model: str | None = None, prompt: str | None = None) -> Outcome:
+        """The fake server's default listing, as a successful extraction."""
+        listing = Listing.model_validate(DEFAULT_LISTING)
+        return Extraction(listing, model or "stub", f"{prompt}-stub", None, Usage(10, 5), 1)
 
 
 def make_config(store: Store, **overrides: Any) -> ServiceConfig:

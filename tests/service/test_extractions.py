@@ -70,9 +70,7 @@ _BLANK = {**DEFAULT_LISTING, "title": " ", "description": " "}
 @pytest.mark.parametrize(
     ("program", "status", "http", "error_type"),
     [
-        pytest.param(
-            lambda f: f.answer_with(_BLANK), "empty", 502, "empty_output", id="blank-listing"
-        ),
+        pytest.param(lambda f: f.answer_with(_BLANK), "empty", 502, "empty_output", id="blank-listing"),
         pytest.param(
             lambda f: f.enqueue(faults.invalid_json("")),
             "empty",
@@ -87,15 +85,9 @@ _BLANK = {**DEFAULT_LISTING, "title": " ", "description": " "}
             "api_error",
             id="500s-exhausted",
         ),
-        pytest.param(
-            lambda f: f.enqueue(faults.bad_request()), "error", 502, "api_error", id="400"
-        ),
-        pytest.param(
-            lambda f: f.enqueue(faults.incomplete()), "error", 502, "incomplete", id="incomplete"
-        ),
-        pytest.param(
-            lambda f: f.enqueue(faults.refusal()), "refusal", 502, "refusal", id="refusal"
-        ),
+        pytest.param(lambda f: f.enqueue(faults.bad_request()), "error", 502, "api_error", id="400"),
+        pytest.param(lambda f: f.enqueue(faults.incomplete()), "error", 502, "incomplete", id="incomplete"),
+        pytest.param(lambda f: f.enqueue(faults.refusal()), "refusal", 502, "refusal", id="refusal"),
     ],
 )
 def test_model_failures_store_row_and_answer_502(
@@ -116,22 +108,16 @@ def test_model_failures_store_row_and_answer_502(
     row = store.get(error["id"])
     assert row is not None
     assert (row.status, row.error_type) == (status, error_type)
-    assert (
-        _metric(client, f'listingeval_requests_total{{status="{status}",variant="default"}}') == 1
-    )
+    assert _metric(client, f'listingeval_requests_total{{status="{status}",variant="default"}}') == 1
 
 
-def test_bad_request_error_names_the_api_status(
-    client: TestClient, fake_openai: FakeOpenAI
-) -> None:
+def test_bad_request_error_names_the_api_status(client: TestClient, fake_openai: FakeOpenAI) -> None:
     fake_openai.enqueue(faults.bad_request("model_not_found"))
     error = upload(client).json()["error"]
     assert "400" in error["message"] and "model_not_found" in error["message"]
 
 
-def test_invalid_image_is_400_and_stored(
-    client: TestClient, store: Store, fake_openai: FakeOpenAI
-) -> None:
+def test_invalid_image_is_400_and_stored(client: TestClient, store: Store, fake_openai: FakeOpenAI) -> None:
     response = upload(client, b"this is not an image at all")
     assert response.status_code == 400
     error = response.json()["error"]
@@ -162,9 +148,7 @@ def test_pending_row_exists_while_the_model_runs(make_client: ClientFactory, sto
     seen: list[str | None] = []
 
     class Peeking:
-        def extract_bytes(
-            self, raw: bytes, model: str | None = None, prompt: str | None = None
-        ) -> Any:
+        def extract_bytes(self, raw: bytes, model: str | None = None, prompt: str | None = None) -> Any:
             rows, _ = store.page(LogFilter(), 0, 5)
             seen.extend(r.status for r in rows)
             raise RuntimeError("model client blew up")
@@ -180,9 +164,7 @@ def test_pending_row_exists_while_the_model_runs(make_client: ClientFactory, sto
 def test_sticky_variant_through_the_api(make_client: ClientFactory, store: Store) -> None:
     from extractor.service.config import Variant
 
-    client = make_client(
-        variants=(Variant("a", "gpt-4.1-mini", "default", 1), Variant("b", "gpt-4.1", "concise", 1))
-    )
+    client = make_client(variants=(Variant("a", "gpt-4.1-mini", "default", 1), Variant("b", "gpt-4.1", "concise", 1)))
     for user in ("u1", "u2", "u3", "u4", "u5", "u6"):
         seen = {upload(client, png((10, 20, 30)), user=user).json()["variant"] for _ in range(3)}
         assert len(seen) == 1

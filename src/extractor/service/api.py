@@ -42,9 +42,7 @@ def _unknown(extraction_id: str) -> ApiError:
 
 
 @router.post("/v1/extractions")
-async def create_extraction(
-    request: Request, x_user_id: Annotated[str | None, Header()] = None
-) -> dict[str, Any]:
+async def create_extraction(request: Request, x_user_id: Annotated[str | None, Header()] = None) -> dict[str, Any]:
     """Extract a listing from the uploaded photo with the user's variant, and log it."""
     runner: Runner = request.app.state.runner
     if x_user_id is not None and not 0 < len(x_user_id) <= 200:
@@ -73,9 +71,7 @@ async def create_extraction(
 async def post_feedback(extraction_id: str, feedback: Feedback, request: Request) -> Response:
     """Record a thumb up or down for an extraction."""
     store = _store(request)
-    variant = await anyio.to_thread.run_sync(
-        lambda: store.rate(extraction_id, feedback.rating, feedback.comment)
-    )
+    variant = await anyio.to_thread.run_sync(lambda: store.rate(extraction_id, feedback.rating, feedback.comment))
     if variant is None:
         raise _unknown(extraction_id)
     request.app.state.metrics.feedback.labels(variant, feedback.rating).inc()

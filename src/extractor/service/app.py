@@ -25,9 +25,7 @@ def default_extractor(config: ServiceConfig) -> ExtractorLike:
     return Extractor(config.settings.with_overrides(timeout_s=timeout))
 
 
-def create_app(
-    config: ServiceConfig, extractor: ExtractorLike | None = None, store: Store | None = None
-) -> FastAPI:
+def create_app(config: ServiceConfig, extractor: ExtractorLike | None = None, store: Store | None = None) -> FastAPI:
     """A service app; migrations are the caller's job (`serve` runs them before starting)."""
     store = store or Store(make_engine(config.db_url))
     runner = Runner(config, store, Metrics(), extractor or default_extractor(config))

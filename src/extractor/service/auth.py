@@ -23,9 +23,7 @@ def session_value(token: str) -> str:
 def _configured(request: Request) -> str:
     token: str | None = request.app.state.config.admin_token
     if not token:
-        raise ApiError(
-            503, "admin_disabled", f"admin endpoints are off: set {ADMIN_TOKEN_ENV} to enable them"
-        )
+        raise ApiError(503, "admin_disabled", f"admin endpoints are off: set {ADMIN_TOKEN_ENV} to enable them")
     return token
 
 

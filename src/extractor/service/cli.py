@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from extractor.service.config import ADMIN_TOKEN_ENV, DEFAULT_DB_URL
@@ -28,6 +29,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from extractor.service.app import create_app
     from extractor.service.config import load_config
 
+    if not os.environ.get("OPENAI_API_KEY"):
+        print(
+            "listingeval: OPENAI_API_KEY is not set (set it, and OPENAI_BASE_URL for a compatible server)",
+            file=sys.stderr,
+        )
+        return 2
     config = load_config(args.db)
     _upgrade(config.db_url)
     if not config.admin_token:
@@ -35,9 +42,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"listingeval: {ADMIN_TOKEN_ENV} is not set: /metrics and /dashboard answer 503",
             file=sys.stderr,
         )
-    names = ", ".join(
-        f"{v.name} ({v.model}, {v.prompt}, weight {v.weight:g})" for v in config.variants
-    )
+    names = ", ".join(f"{v.name} ({v.model}, {v.prompt}, weight {v.weight:g})" for v in config.variants)
     print(f"listingeval: variants {names}; database {_safe(config.db_url)}", file=sys.stderr)
     uvicorn.run(create_app(config), host=args.host, port=args.port, log_level=args.log_level)
     return 0
@@ -58,12 +63,8 @@ def _safe(url: str) -> str:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `serve` and `db` subcommands."""
-    serve = sub.add_parser(
-        "serve", help="run the extraction service (HTTP API, dashboard, metrics)"
-    )
-    serve.add_argument(
-        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
-    )
+    serve = sub.add_parser("serve", help="run the extraction service (HTTP API, dashboard, metrics)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     serve.add_argument("--db", help=f"SQLAlchemy database URL (default {DEFAULT_DB_URL})")
     serve.add_argument("--log-level", default="info", help="uvicorn log level (default info)")

@@ -66,9 +66,7 @@ def parse_variants(table: dict[str, Any], settings: Settings) -> tuple[Variant, 
             raise ConfigError(f"[tool.listingeval.variants.{name}] weight must be a number >= 0")
         prompt = str(spec.get("prompt") or settings.prompt)
         load_prompt(prompt)  # an unknown prompt fails at start-up, not on the first request
-        variants.append(
-            Variant(name, str(spec.get("model") or settings.model), prompt, float(weight))
-        )
+        variants.append(Variant(name, str(spec.get("model") or settings.model), prompt, float(weight)))
     if sum(v.weight for v in variants) <= 0:
         raise ConfigError("[tool.listingeval.variants]: the weights add up to zero")
     return tuple(variants)

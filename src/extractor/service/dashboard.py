@@ -88,9 +88,7 @@ async def logs(
     """Stored extractions, newest first, filtered by status, variant and rating."""
     where = LogFilter(status or None, variant or None, rating or None)
     store = _store(request)
-    rows, total = await anyio.to_thread.run_sync(
-        lambda: store.page(where, (page - 1) * PAGE_SIZE, PAGE_SIZE)
-    )
+    rows, total = await anyio.to_thread.run_sync(lambda: store.page(where, (page - 1) * PAGE_SIZE, PAGE_SIZE))
     pages = max(1, -(-total // PAGE_SIZE))
     return _page(
         "logs.html",
@@ -118,8 +116,7 @@ async def extraction(extraction_id: str, request: Request) -> HTMLResponse:
             "field": name,
             "output": output.get(name),
             "final": None if final is None else final.get(name),
-            "changed": final is not None
-            and normalise(output.get(name)) != normalise(final.get(name)),
+            "changed": final is not None and normalise(output.get(name)) != normalise(final.get(name)),
         }
         for name in FIELDS
     ]

@@ -26,9 +26,7 @@ T = TypeVar("T")
 class ExtractorLike(Protocol):
     """What the service needs from an extractor: `Extractor.extract_bytes`."""
 
-    def extract_bytes(
-        self, raw: bytes, model: str | None = None, prompt: str | None = None
-    ) -> Outcome: ...
+    def extract_bytes(self, raw: bytes, model: str | None = None, prompt: str | None = None) -> Outcome: ...
 
 
 def classify(outcome: Outcome) -> Finished:
@@ -64,9 +62,7 @@ def classify(outcome: Outcome) -> Finished:
 class Runner:
     """Runs extractions for the API: the blocking model call goes to a bounded thread pool."""
 
-    def __init__(
-        self, config: ServiceConfig, store: Store, metrics: Metrics, extractor: ExtractorLike
-    ):
+    def __init__(self, config: ServiceConfig, store: Store, metrics: Metrics, extractor: ExtractorLike):
         self.config = config
         self.store = store
         self.metrics = metrics
@@ -99,9 +95,7 @@ class Runner:
         try:
             done = await self._call_model(upload, variant)
         except Exception as exc:
-            done = Finished(
-                "error", error_type="internal", error_message=f"{type(exc).__name__}: {exc}"
-            )
+            done = Finished("error", error_type="internal", error_message=f"{type(exc).__name__}: {exc}")
             raise
         finally:
             elapsed = time.perf_counter() - started
@@ -113,9 +107,7 @@ class Runner:
 
     async def _call_model(self, upload: Upload, variant: Variant) -> Finished:
         deadline = self.config.deadline_s
-        future = self.pool.submit(
-            self.extractor.extract_bytes, upload.data, model=variant.model, prompt=variant.prompt
-        )
+        future = self.pool.submit(self.extractor.extract_bytes, upload.data, model=variant.model, prompt=variant.prompt)
         try:
             outcome = await asyncio.wait_for(asyncio.wrap_future(future), timeout=deadline)
         except TimeoutError:

@@ -74,9 +74,7 @@ def window_start(window: str, now: datetime | None = None) -> datetime | None:
     return None if span is None else (now or utcnow()) - span
 
 
-def collect(
-    engine: Engine, window: str, variants: list[str]
-) -> tuple[list[VariantStats], datetime]:
+def collect(engine: Engine, window: str, variants: list[str]) -> tuple[list[VariantStats], datetime]:
     """Figures per variant (configured first, then any seen in the logs) and the window start."""
     now = utcnow()
     since = window_start(window, now)

@@ -77,9 +77,7 @@ class Store:
         if done.prompt_id:
             values["prompt_id"] = done.prompt_id
         with self._write() as conn:
-            conn.execute(
-                update(extractions).where(extractions.c.id == extraction_id).values(values)
-            )
+            conn.execute(update(extractions).where(extractions.c.id == extraction_id).values(values))
 
     def rate(self, extraction_id: str, rating: Rating, comment: str | None) -> str | None:
         """Store a thumb (the latest one wins); the row's variant, or None for an unknown id."""
@@ -96,15 +94,11 @@ class Store:
         """The variant and model output of a row, or None for an unknown id."""
         with self.engine.connect() as conn:
             found = conn.execute(
-                select(extractions.c.variant, extractions.c.output).where(
-                    extractions.c.id == extraction_id
-                )
+                select(extractions.c.variant, extractions.c.output).where(extractions.c.id == extraction_id)
             ).one_or_none()
         return None if found is None else (found.variant, found.output)
 
-    def finalize(
-        self, extraction_id: str, variant: str, final: dict[str, Any], corrected: list[str]
-    ) -> None:
+    def finalize(self, extraction_id: str, variant: str, final: dict[str, Any], corrected: list[str]) -> None:
         """Store the published listing and replace the row's per-field corrections."""
         now = utcnow()
         with self._write() as conn:
@@ -131,9 +125,7 @@ class Store:
     def get(self, extraction_id: str) -> Row | None:
         """One extraction row, or None."""
         with self.engine.connect() as conn:
-            found = conn.execute(
-                select(*_ROW_COLUMNS).where(extractions.c.id == extraction_id)
-            ).one_or_none()
+            found = conn.execute(select(*_ROW_COLUMNS).where(extractions.c.id == extraction_id)).one_or_none()
         return None if found is None else Row(**found._asdict())
 
     def image(self, sha256: str) -> tuple[bytes, str] | None:
@@ -157,13 +149,9 @@ class Store:
             conditions.append(extractions.c.rating == where.rating)
         query = select(*_ROW_COLUMNS).where(*conditions)
         with self.engine.connect() as conn:
-            total = conn.execute(
-                select(func.count()).select_from(extractions).where(*conditions)
-            ).scalar_one()
+            total = conn.execute(select(func.count()).select_from(extractions).where(*conditions)).scalar_one()
             rows = conn.execute(
-                query.order_by(extractions.c.created_at.desc(), extractions.c.id)
-                .offset(offset)
-                .limit(limit)
+                query.order_by(extractions.c.created_at.desc(), extractions.c.id).offset(offset).limit(limit)
             ).all()
         return [Row(**r._asdict()) for r in rows], int(total)
 
@@ -203,8 +191,6 @@ def _insert_ignore(conn: Connection, values: dict[str, Any]) -> None:
     elif name == "sqlite":
         conn.execute(sqlite.insert(images).values(values).on_conflict_do_nothing())
     else:
-        exists = conn.execute(
-            select(images.c.sha256).where(images.c.sha256 == values["sha256"])
-        ).first()
+        exists = conn.execute(select(images.c.sha256).where(images.c.sha256 == values["sha256"])).first()
         if exists is None:
             conn.execute(insert(images).values(values))

@@ -45,9 +45,7 @@ async def read_image(request: Request, limit: int) -> Upload:
     try:
         part = form.get(FIELD)
         if not isinstance(part, UploadFile):
-            raise ApiError(
-                400, "bad_request", f"the multipart field {FIELD!r} with a file is required"
-            )
+            raise ApiError(400, "bad_request", f"the multipart field {FIELD!r} with a file is required")
         data = await part.read(limit + 1)
         if len(data) > limit:
             raise _too_large(limit)

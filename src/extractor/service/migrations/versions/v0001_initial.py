@@ -53,9 +53,7 @@ def upgrade() -> None:
     op.create_index("ix_extractions_status", "extractions", ["status"])
     op.create_table(
         "corrections",
-        sa.Column(
-            "extraction_id", sa.String(32), sa.ForeignKey("extractions.id"), primary_key=True
-        ),
+        sa.Column("extraction_id", sa.String(32), sa.ForeignKey("extractions.id"), primary_key=True),
         sa.Column("field", sa.String(50), primary_key=True),
         sa.Column("variant", sa.String(100), nullable=False),
         sa.Column("created_at", _TS, nullable=False),
