@@ -137,6 +137,8 @@ def test_passing_run_without_baseline(tmp_path: Path) -> None:
     assert "verdict--pass" in page
     assert "What changed" not in page
     assert "Harness errors" not in page
+    assert "No baseline to compare" in page
+    assert ">p-value<" not in page
     for case in data["cases"]:
         assert case["id"] in page
 
