@@ -10,9 +10,14 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import vcr
 import yaml
+from vcr.errors import CannotOverwriteExistingCassetteException
 
-from tests.unit import photos
+from extractor.client import Extractor
+from extractor.outcome import Extraction
+from tests.fakes.plugin import DUMMY_API_KEY
+from tests.unit import photos, test_cassettes
 from tests.unit.cassette_hygiene import (
     bodies_match,
     canonical_body,
@@ -22,7 +27,7 @@ from tests.unit.cassette_hygiene import (
     scrub_response,
     vcr_config,
 )
-from tests.unit.conftest import ROOT, UNIT_CASSETTES
+from tests.unit.conftest import FAST, ROOT, UNIT_CASSETTES
 
 pytestmark = pytest.mark.unit
 
@@ -136,9 +141,7 @@ def write_cassette(path: Path, request_headers: dict[str, list[str]], body: str)
         ({}, json.dumps({"image_url": DATA_URL}), "base64 image"),
     ],
 )
-def test_find_leaks_flags_each_kind(
-    tmp_path: Path, headers: dict[str, list[str]], body: str, what: str
-) -> None:
+def test_find_leaks_flags_each_kind(tmp_path: Path, headers: dict[str, list[str]], body: str, what: str) -> None:
     problems = find_leaks(write_cassette(tmp_path / "dirty.yaml", headers, body))
     assert problems, f"{what} was not flagged"
     assert any(what.lower() in p.lower() for p in problems), problems
@@ -151,3 +154,18 @@ def test_find_leaks_passes_a_clean_cassette(tmp_path: Path) -> None:
         json.dumps({"image_url": SHA}),
     )
     assert find_leaks(clean) == []
+
+
+def test_changed_prompt_or_image_does_not_replay_a_stale_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", DUMMY_API_KEY)
+    monkeypatch.setenv("OPENAI_BASE_URL", test_cassettes.NOWHERE)
+    player = vcr.VCR(**vcr_config())
+    player.register_matcher("canonical_body", bodies_match)
+    cassette = UNIT_CASSETTES / "test_cassettes" / "test_listing_replayed.yaml"
+    extractor = Extractor(FAST.with_overrides(attempts=1))
+    with player.use_cassette(str(cassette), record_mode="none", allow_playback_repeats=True):
+        assert isinstance(extractor.extract_bytes(test_cassettes.PHOTO), Extraction)
+        with pytest.raises(CannotOverwriteExistingCassetteException):
+            extractor.extract_bytes(test_cassettes.PHOTO, prompt="concise")
+        with pytest.raises(CannotOverwriteExistingCassetteException):
+            extractor.extract_bytes(photos.jpeg_bytes((96, 64), (31, 90, 160)))

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from vcr.errors import CannotOverwriteExistingCassetteException
 
 from extractor.client import Extractor
 from extractor.outcome import Extraction, ExtractionFailure
@@ -29,9 +28,7 @@ NOWHERE = "http://127.0.0.1:9/v1"
 
 
 @pytest.fixture
-def recorder(
-    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[FakeOpenAI | None]:
+def recorder(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAI | None]:
     """The fake server when recording; None on replay (the default `--record-mode=none`)."""
     monkeypatch.setenv("OPENAI_API_KEY", DUMMY_API_KEY)
     if (request.config.getoption("--record-mode") or "none") == "none":
@@ -69,10 +66,3 @@ def test_model_not_found_replayed(recorder: FakeOpenAI | None) -> None:
     outcome = extract()
     assert isinstance(outcome, ExtractionFailure)
     assert (outcome.type, outcome.status, outcome.code) == ("api_error", 400, "model_not_found")
-
-
-@pytest.mark.default_cassette("test_listing_replayed.yaml")
-def test_other_prompt_does_not_replay_a_stale_answer(recorder: FakeOpenAI | None) -> None:
-    # Same image, other prompt: the body matcher must refuse the recorded answer.
-    with pytest.raises(CannotOverwriteExistingCassetteException):
-        extract(prompt="concise")
