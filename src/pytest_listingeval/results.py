@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from pytest_listingeval.cases import Case
@@ -70,16 +72,34 @@ class CaseResult:
         )
 
 
+def _plain(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    return str(value)
+
+
+def jsonable(value: Any) -> Any:
+    """The value as plain JSON data: enum members by value, unknown objects as strings.
+
+    Results travel from xdist workers through execnet, which refuses enum members and
+    other objects a task may hand back in its output (`model_dump()` without mode="json").
+    """
+    return json.loads(json.dumps(value, default=_plain, ensure_ascii=False))
+
+
 def score_case(case: Case, result: TaskResult, image_label: str | None) -> CaseResult:
     """Score every expected field; a failed extraction scores 0 on each and keeps its error."""
     fields: dict[str, dict[str, Any]] = {}
+    output = jsonable(result.output)
     for name, checks in case.checks.items():
-        if result.error is not None or result.output is None:
+        if result.error is not None or output is None:
             actual = None
             outcomes: list[dict[str, Any]] = []
             score = 0
         else:
-            actual = result.output.get(name)
+            actual = output.get(name)
             ran = run_checks(checks, actual)
             outcomes = [o.to_dict() for o in ran]
             score = int(all(o.passed for o in ran))
@@ -89,14 +109,14 @@ def score_case(case: Case, result: TaskResult, image_label: str | None) -> CaseR
             "actual": actual,
             "checks": outcomes,
         }
-    error = result.error
-    if error is None and result.output is None:
+    error = jsonable(result.error)
+    if error is None and output is None:
         error = {"type": "invalid_output", "message": "the task returned neither output nor error"}
     return CaseResult(
         id=case.id,
         fields=fields,
         error=error,
-        output=result.output,
+        output=output,
         latency_ms=result.latency_ms,
         usage=dict(result.usage),
         image=image_label,
