@@ -58,14 +58,8 @@ class Extractor:
             attempts += 1
             return self._call_once(image, model, prompt)
 
-        retrying = Retrying(
-            stop=stop_after_attempt(self.settings.attempts),
-            wait=WaitRetryAfterOrBackoff(self.settings.backoff_initial_s, self.settings.backoff_max_s),
-            retry=retry_if_exception(is_retryable),
-            reraise=True,
-        )
         try:
-            parsed, response = retrying(call)
+            parsed, response = self.retrying()(call)
         except openai.APIStatusError as exc:
             return _api_failure(exc, model, prompt, attempts, started)
         except openai.APIConnectionError as exc:
@@ -75,6 +69,20 @@ class Extractor:
                 raise exc.__cause__ from exc
             return _api_failure(exc, model, prompt, attempts, started)
         return _classify(parsed, response, model, prompt, attempts, started)
+
+    def retrying(self) -> Retrying:
+        """The retry policy shared by every call: tenacity only, the SDK's own retries are off."""
+        return Retrying(
+            stop=stop_after_attempt(self.settings.attempts),
+            wait=WaitRetryAfterOrBackoff(self.settings.backoff_initial_s, self.settings.backoff_max_s),
+            retry=retry_if_exception(is_retryable),
+            reraise=True,
+        )
+
+    @property
+    def client(self) -> openai.OpenAI:
+        """The SDK client (shared with the judge)."""
+        return self._client
 
     def _call_once(
         self, image: PreparedImage, model: str, prompt: Prompt
@@ -99,14 +107,18 @@ class Extractor:
             return None, response
 
 
-def _user_message(image: PreparedImage, detail: str) -> EasyInputMessageParam:
-    """The user turn: the photo alone (the instructions carry the task)."""
-    part: ResponseInputImageParam = {
+def image_part(image: PreparedImage, detail: str) -> ResponseInputImageParam:
+    """An `input_image` content part holding the photo as a data URL."""
+    return {
         "type": "input_image",
         "image_url": image.data_url(),
         "detail": cast(Literal["low", "high", "auto"], detail),
     }
-    return {"role": "user", "content": [part]}
+
+
+def _user_message(image: PreparedImage, detail: str) -> EasyInputMessageParam:
+    """The user turn: the photo alone (the instructions carry the task)."""
+    return {"role": "user", "content": [image_part(image, detail)]}
 
 
 def _read_limited(path: Path, max_bytes: int) -> bytes:

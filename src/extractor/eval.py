@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import openai
 
 from extractor.client import Extractor
 from extractor.errors import ConfigError
+from extractor.judge import judge_field
 from extractor.prompts import load_prompt
 from extractor.schema import Listing, listing_json_schema, schema_id
 from extractor.settings import Settings, load_settings
@@ -60,6 +62,10 @@ class ListingTask:
         if recording and not os.environ.get("OPENAI_API_KEY"):
             return "recording calls the API: set OPENAI_API_KEY (and OPENAI_BASE_URL for a compatible server)"
         return None
+
+    def judge(self, image: Path, rubric: str, field: str, value: Any, model: str) -> tuple[bool, str]:
+        """Grade a free-text field with a model and a rubric (a `judge` check)."""
+        return judge_field(self.extractor, image, rubric, field, value, model)
 
     def run(self, image: Path, model: str, prompt: str) -> TaskResult:
         """Extract one listing; failures become `TaskResult.error`."""

@@ -30,10 +30,11 @@ _UNSAFE_PATH_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 __all__ = ["CannotOverwriteExistingCassetteException", "cassette_path", "use_cassette"]
 
 
-def cassette_path(root: Path, model: str, prompt_id: str, case_id: str) -> Path:
-    """`<root>/eval/<model>/<prompt-id>/<case-id>.yaml`, with unsafe characters replaced."""
+def cassette_path(root: Path, model: str, prompt_id: str, case_id: str, repeat: int = 0) -> Path:
+    """`<root>/eval/<model>/<prompt-id>/<case-id>.yaml` (repeat k > 0: `<case-id>.repeat-<k+1>.yaml`)."""
     model_part = _UNSAFE_PATH_CHARS.sub("_", model)
-    return root / "eval" / model_part / prompt_id / f"{case_id}.yaml"
+    suffix = f".repeat-{repeat + 1}.yaml" if repeat else ".yaml"
+    return root / "eval" / model_part / prompt_id / f"{case_id}{suffix}"
 
 
 def _hash_data_url(match: re.Match[str]) -> str:

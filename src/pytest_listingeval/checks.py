@@ -153,6 +153,17 @@ def _max_len(limit: Any) -> Check:
     return Check("max_len", limit, apply)
 
 
+def _judge(rubric: Any) -> Check:
+    if not isinstance(rubric, str) or not rubric.strip():
+        raise CheckSpecError(f"judge needs a rubric text, got {rubric!r}")
+
+    def apply(actual: Any) -> CheckOutcome:
+        # The runner routes judge checks to the task's judge; this only runs without one.
+        return CheckOutcome("judge", False, "judge checks need a task with a judge")
+
+    return Check("judge", rubric, apply)
+
+
 def _non_empty_list(name: str, value: Any) -> list[Any]:
     if not isinstance(value, list) or not value:
         raise CheckSpecError(f"{name} needs a non-empty list, got {value!r}")
@@ -165,6 +176,7 @@ _SINGLE_KEY: dict[str, Callable[[Any], Check]] = {
     "contains_any": lambda v: _contains("contains_any", v, require_all=False),
     "regex": _regex,
     "max_len": _max_len,
+    "judge": _judge,
 }
 CHECK_NAMES = (*_SINGLE_KEY, "similar_to")
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from pytest_listingeval.baseline import Baseline
 from pytest_listingeval.results import CaseResult
-from pytest_listingeval.stats import FieldComparison, compare_field
+from pytest_listingeval.stats import FieldComparison, compare_field, compare_field_rates
 
 GATE_MODES = ("strict", "significant")
 OVERALL = "overall"
@@ -30,15 +30,23 @@ def critical_misses(results: list[CaseResult]) -> list[dict[str, str]]:
     return [{"case": r.id, "field": name} for r in sorted(results, key=lambda r: r.id) for name in r.critical_misses]
 
 
-def _current_scores(results: list[CaseResult]) -> dict[str, dict[str, int]]:
-    return {r.id: {name: int(s["score"]) for name, s in r.fields.items()} for r in results}
+def _current_scores(results: list[CaseResult]) -> dict[str, dict[str, float]]:
+    return {r.id: {name: s["score"] for name, s in r.fields.items()} for r in results}
 
 
-def _baseline_scores(baseline: Baseline) -> dict[str, dict[str, int]]:
+def _baseline_scores(baseline: Baseline) -> dict[str, dict[str, float]]:
     return {
-        case_id: {name: int(s["score"]) for name, s in case.get("fields", {}).items()}
+        case_id: {name: s["score"] for name, s in case.get("fields", {}).items()}
         for case_id, case in baseline.cases.items()
     }
+
+
+def _compare(base: dict[str, float], now: dict[str, float], tolerance: float, alpha: float) -> FieldComparison:
+    """McNemar on 0/1 scores; a paired bootstrap when either side has repeat pass rates."""
+    if all(float(v).is_integer() for v in (*base.values(), *now.values())):
+        as_int = {k: int(v) for k, v in base.items()}
+        return compare_field(as_int, {k: int(v) for k, v in now.items()}, tolerance, alpha)
+    return compare_field_rates(base, now, tolerance, alpha)
 
 
 def _field_row(result: FieldComparison) -> dict[str, Any]:
@@ -130,18 +138,18 @@ def compare(
     rows: dict[str, dict[str, Any]] = {}
     regressions: list[dict[str, Any]] = []
     inconclusive: list[dict[str, Any]] = []
-    pairs_before: dict[str, int] = {}
-    pairs_now: dict[str, int] = {}
+    pairs_before: dict[str, float] = {}
+    pairs_now: dict[str, float] = {}
     for name in fields:
         base = {cid: before[cid][name] for cid in shared if name in before[cid] and name in current[cid]}
         now = {cid: current[cid][name] for cid in base}
         pairs_before.update({f"{cid}::{name}": v for cid, v in base.items()})
         pairs_now.update({f"{cid}::{name}": v for cid, v in now.items()})
-        _judge(name, compare_field(base, now, tolerance, alpha), mode, rows, regressions, inconclusive)
+        _judge(name, _compare(base, now, tolerance, alpha), mode, rows, regressions, inconclusive)
     overall_rows: dict[str, dict[str, Any]] = {}
     _judge(
         OVERALL,
-        compare_field(pairs_before, pairs_now, tolerance, alpha),
+        _compare(pairs_before, pairs_now, tolerance, alpha),
         mode,
         overall_rows,
         regressions,

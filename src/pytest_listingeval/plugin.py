@@ -102,6 +102,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="link to the published HTML report, used in the markdown",
     )
     group.addoption(
+        "--eval-repeat",
+        dest="eval_repeat",
+        default=None,
+        type=int,
+        metavar="N",
+        help="run each case N times (a cassette per repeat); scores become pass rates, flaky cases are listed",
+    )
+    group.addoption(
+        "--eval-judge-model",
+        dest="eval_judge_model",
+        default=None,
+        help="model that grades `judge` checks (default: [tool.listingeval] judge_model, else the eval model)",
+    )
+    group.addoption(
         "--eval-no-run-record",
         dest="eval_no_run_record",
         action="store_true",

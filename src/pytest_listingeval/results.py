@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
 from pytest_listingeval.cases import Case
-from pytest_listingeval.checks import run_checks
-from pytest_listingeval.stats import wilson_interval
+from pytest_listingeval.checks import Check, CheckOutcome
+from pytest_listingeval.stats import bootstrap_interval, wilson_interval
 from pytest_listingeval.task import TaskResult
 
 
@@ -29,16 +29,23 @@ class CaseResult:
     tags: tuple[str, ...] = ()
     critical: tuple[str, ...] = ()
     harness_error: str | None = None
+    repeats: int = 1
+    repeat_errors: int = 0
 
     @property
     def mismatched_fields(self) -> list[str]:
-        """Fields whose checks did not all pass."""
-        return [name for name, scored in self.fields.items() if scored["score"] == 0]
+        """Fields whose checks did not all pass (in every repeat)."""
+        return [name for name, scored in self.fields.items() if scored["score"] < 1]
 
     @property
     def critical_misses(self) -> list[str]:
-        """Critical fields that scored 0."""
-        return [name for name in self.critical if self.fields.get(name, {}).get("score", 0) == 0]
+        """Critical fields that did not pass (in every repeat)."""
+        return [name for name in self.critical if self.fields.get(name, {}).get("score", 0) < 1]
+
+    @property
+    def flaky_fields(self) -> list[str]:
+        """Fields that passed in some repeats and failed in others."""
+        return [name for name, scored in self.fields.items() if 0 < scored["score"] < 1]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form used in the results file and on test reports."""
@@ -53,6 +60,8 @@ class CaseResult:
             "tags": list(self.tags),
             "critical": list(self.critical),
             "harness_error": self.harness_error,
+            "repeats": self.repeats,
+            "repeat_errors": self.repeat_errors,
         }
 
     @classmethod
@@ -69,7 +78,20 @@ class CaseResult:
             tags=tuple(data.get("tags") or ()),
             critical=tuple(data.get("critical") or ()),
             harness_error=data.get("harness_error"),
+            repeats=int(data.get("repeats") or 1),
+            repeat_errors=int(data.get("repeat_errors") or 0),
         )
+
+
+Judge = Callable[[str, str, Any], CheckOutcome]
+
+
+def _no_judge(rubric: str, field_name: str, actual: Any) -> CheckOutcome:
+    return CheckOutcome("judge", False, "the task offers no judge, so judge checks cannot pass")
+
+
+def _apply(checks: list[Check], name: str, actual: Any, judge: Judge) -> list[CheckOutcome]:
+    return [judge(check.argument, name, actual) if check.name == "judge" else check.apply(actual) for check in checks]
 
 
 def _plain(value: Any) -> Any:
@@ -89,7 +111,7 @@ def jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=_plain, ensure_ascii=False))
 
 
-def score_case(case: Case, result: TaskResult, image_label: str | None) -> CaseResult:
+def score_case(case: Case, result: TaskResult, image_label: str | None, judge: Judge | None = None) -> CaseResult:
     """Score every expected field; a failed extraction scores 0 on each and keeps its error."""
     fields: dict[str, dict[str, Any]] = {}
     output = jsonable(result.output)
@@ -100,7 +122,7 @@ def score_case(case: Case, result: TaskResult, image_label: str | None) -> CaseR
             score = 0
         else:
             actual = output.get(name)
-            ran = run_checks(checks, actual)
+            ran = _apply(checks, name, actual, judge or _no_judge)
             outcomes = [o.to_dict() for o in ran]
             score = int(all(o.passed for o in ran))
         fields[name] = {
@@ -122,6 +144,42 @@ def score_case(case: Case, result: TaskResult, image_label: str | None) -> CaseR
         image=image_label,
         tags=case.tags,
         critical=case.critical,
+    )
+
+
+def merge_repeats(runs: list[CaseResult]) -> CaseResult:
+    """One result from N repeats: per-field pass rates as scores, the first run's values shown."""
+    first = runs[0]
+    if len(runs) == 1:
+        return first
+    fields: dict[str, dict[str, Any]] = {}
+    for name, scored in first.fields.items():
+        scores = [int(r.fields[name]["score"]) for r in runs]
+        fields[name] = {
+            **scored,
+            "score": round(sum(scores) / len(scores), 6),
+            "repeat_scores": scores,
+            "repeat_actuals": [r.fields[name]["actual"] for r in runs],
+        }
+    errors = [r.error for r in runs if r.error is not None]
+    harness = next((r.harness_error for r in runs if r.harness_error), None)
+    usage: dict[str, int] = {}
+    for run in runs:
+        for key, value in run.usage.items():
+            usage[key] = usage.get(key, 0) + value
+    return CaseResult(
+        id=first.id,
+        fields=fields,
+        error=errors[0] if len(errors) == len(runs) else None,
+        output=first.output,
+        latency_ms=round(sum(r.latency_ms for r in runs) / len(runs)),
+        usage=usage,
+        image=first.image,
+        tags=first.tags,
+        critical=first.critical,
+        harness_error=harness,
+        repeats=len(runs),
+        repeat_errors=len(errors),
     )
 
 
@@ -150,14 +208,17 @@ def _percentile(values: list[int], q: float) -> float:
 def summarise(results: Iterable[CaseResult]) -> dict[str, Any]:
     """Per-field accuracy with Wilson intervals, micro overall, exact-case rate, errors, usage."""
     ordered = sorted(results, key=lambda r: r.id)
-    per_field: dict[str, list[int]] = {}
+    per_field: dict[str, list[float]] = {}
     for result in ordered:
         for name, scored in result.fields.items():
-            per_field.setdefault(name, []).append(int(scored["score"]))
+            per_field.setdefault(name, []).append(float(scored["score"]))
     fields: dict[str, dict[str, Any]] = {}
     for name in sorted(per_field):
         scores = per_field[name]
-        low, high = wilson_interval(sum(scores), len(scores))
+        if all(s.is_integer() for s in scores):
+            low, high = wilson_interval(int(sum(scores)), len(scores))
+        else:
+            low, high = bootstrap_interval(scores)
         fields[name] = {
             "accuracy": _ratio(sum(scores), len(scores)),
             "n": len(scores),
@@ -166,6 +227,9 @@ def summarise(results: Iterable[CaseResult]) -> dict[str, Any]:
         }
     all_scores = [s for scores in per_field.values() for s in scores]
     exact = [r for r in ordered if r.fields and r.error is None and not r.mismatched_fields]
+    flaky = [
+        {"case": r.id, "field": name, "pass_rate": r.fields[name]["score"]} for r in ordered for name in r.flaky_fields
+    ]
     latencies = [r.latency_ms for r in ordered if r.harness_error is None]
     return {
         "cases": len(ordered),
@@ -177,6 +241,8 @@ def summarise(results: Iterable[CaseResult]) -> dict[str, Any]:
             "input_tokens": sum(r.usage.get("input_tokens", 0) for r in ordered),
             "output_tokens": sum(r.usage.get("output_tokens", 0) for r in ordered),
         },
+        "repeats": max((r.repeats for r in ordered), default=1),
+        "flaky": flaky,
         "latency_ms": {
             "p50": _percentile(latencies, 0.5),
             "p95": _percentile(latencies, 0.95),
@@ -185,5 +251,5 @@ def summarise(results: Iterable[CaseResult]) -> dict[str, Any]:
     }
 
 
-def _ratio(numerator: int, denominator: int) -> float:
+def _ratio(numerator: float, denominator: int) -> float:
     return round(numerator / denominator, 6) if denominator else 0.0

@@ -1,26 +1,26 @@
-"""Run one case: its cassette, the task, and the scoring; harness faults become results."""
+"""Run one case: its cassette(s), the task, the judge, and the scoring; harness faults become results."""
 
 from __future__ import annotations
 
 import shlex
 from pathlib import Path
+from typing import Any
 
 from pytest_listingeval.cases import Case
-from pytest_listingeval.cassettes import (
-    CannotOverwriteExistingCassetteException,
-    cassette_path,
-    use_cassette,
-)
-from pytest_listingeval.results import CaseResult, harness_failure, score_case
+from pytest_listingeval.cassettes import CannotOverwriteExistingCassetteException, cassette_path, use_cassette
+from pytest_listingeval.checks import CheckOutcome
+from pytest_listingeval.results import CaseResult, Judge, harness_failure, merge_repeats, score_case
 from pytest_listingeval.settings import HarnessSettings
 from pytest_listingeval.task import EvalTask, TaskDescription
 
 
 def record_command(settings: HarnessSettings, case_id: str, mode: str) -> str:
     """The command that records this case's cassette for the current model and prompt."""
-    parts = ["OPENAI_API_KEY=...", "pytest", "-m", "eval", f"--record-mode={mode}"]
-    parts += ["--eval-model", settings.model, "--eval-prompt", settings.prompt, "-k", case_id]
-    return " ".join(shlex.quote(p) if not p.startswith("OPENAI_API_KEY") else p for p in parts)
+    parts = ["pytest", "-m", "eval", f"--record-mode={mode}", "--eval-model", settings.model]
+    parts += ["--eval-prompt", settings.prompt, "-k", case_id]
+    if settings.repeat > 1:
+        parts += ["--eval-repeat", str(settings.repeat)]
+    return "OPENAI_API_KEY=... " + shlex.join(parts)
 
 
 def image_label(settings: HarnessSettings, image: Path) -> str:
@@ -31,10 +31,28 @@ def image_label(settings: HarnessSettings, image: Path) -> str:
         return image.as_posix()
 
 
+def _judge_for(task: EvalTask, case: Case, model: str) -> Judge | None:
+    judge = getattr(task, "judge", None)
+    if judge is None:
+        return None
+
+    def run(rubric: str, field_name: str, actual: Any) -> CheckOutcome:
+        passed, reason = judge(case.image, rubric, field_name, actual, model)
+        return CheckOutcome("judge", bool(passed), str(reason))
+
+    return run
+
+
 def run_case(settings: HarnessSettings, task: EvalTask, description: TaskDescription, case: Case) -> CaseResult:
-    """Replay or record the case's cassette, call the task inside it, score the output."""
+    """Run the case once per repeat, each in its own cassette, and merge the repeats."""
+    return merge_repeats([_run_once(settings, task, description, case, r) for r in range(settings.repeat)])
+
+
+def _run_once(
+    settings: HarnessSettings, task: EvalTask, description: TaskDescription, case: Case, repeat: int
+) -> CaseResult:
     label = image_label(settings, case.image)
-    path = cassette_path(settings.cassettes_root, description.model, description.prompt_id, case.id)
+    path = cassette_path(settings.cassettes_root, description.model, description.prompt_id, case.id, repeat)
     shown = image_label(settings, path)
     if settings.record_mode == "none" and not path.is_file():
         return harness_failure(
@@ -44,9 +62,11 @@ def run_case(settings: HarnessSettings, task: EvalTask, description: TaskDescrip
             f"record it with: {record_command(settings, case.id, 'once')}",
             label,
         )
+    judge = _judge_for(task, case, settings.judge_model or description.model)
     try:
         with use_cassette(path, settings.record_mode):
             result = task.run(case.image, description.model, description.prompt)
+            return score_case(case, result, label, judge)
     except CannotOverwriteExistingCassetteException:
         return harness_failure(
             case,
@@ -58,4 +78,3 @@ def run_case(settings: HarnessSettings, task: EvalTask, description: TaskDescrip
         )
     except Exception as exc:  # a crashing task must become a result, never silence
         return harness_failure(case, case.id, f"the task crashed: {type(exc).__name__}: {exc}", label)
-    return score_case(case, result, label)

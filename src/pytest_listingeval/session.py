@@ -94,6 +94,8 @@ class EvalSession:
             "prompt_text": d.prompt_text,
             "json_schema": d.json_schema,
             "params": d.params,
+            "judge_model": self.settings.judge_model or d.model,
+            "repeat": self.settings.repeat,
             "git_sha": _git(root, "rev-parse", "HEAD"),
             "git_dirty": bool(_git(root, "status", "--porcelain", "--untracked-files=no")),
         }
@@ -165,6 +167,7 @@ class EvalSession:
             "regressions": gate.regressions,
             "critical_misses": gate.critical_misses,
             "inconclusive": gate.inconclusive,
+            "flaky": summary["flaky"],
             "harness_errors": errors,
         }
         if self.settings.update_baseline:

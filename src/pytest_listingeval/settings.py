@@ -36,6 +36,8 @@ class HarnessSettings:
     markdown_path: Path | None
     report_url: str | None
     runs_dir: Path | None
+    repeat: int = 1
+    judge_model: str | None = None
     prices: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
@@ -95,6 +97,12 @@ def resolve(config: pytest.Config) -> HarnessSettings:
         raise pytest.UsageError(f"--eval-tolerance is in accuracy points (0-100), got {tolerance}")
     if not 0 < alpha < 1:
         raise pytest.UsageError(f"--eval-alpha must be between 0 and 1, got {alpha}")
+    try:
+        repeat = int(pick(option.eval_repeat, "LISTINGEVAL_REPEAT", "repeat", 1))
+    except (TypeError, ValueError) as exc:
+        raise pytest.UsageError(f"--eval-repeat must be a whole number: {exc}") from exc
+    if repeat < 1:
+        raise pytest.UsageError(f"--eval-repeat must be at least 1, got {repeat}")
     prices = table.get("prices", {})
     return HarnessSettings(
         root=root,
@@ -116,4 +124,6 @@ def resolve(config: pytest.Config) -> HarnessSettings:
         report_url=option.eval_report_url or os.environ.get("LISTINGEVAL_REPORT_URL") or None,
         runs_dir=None if option.eval_no_run_record else root / str(table.get("runs", "reports/runs")),
         prices=prices if isinstance(prices, dict) else {},
+        repeat=repeat,
+        judge_model=pick(option.eval_judge_model, "LISTINGEVAL_JUDGE_MODEL", "judge_model", None),
     )

@@ -103,9 +103,7 @@ def _half_binomial_cdf(k: int, n: int) -> float:
 
 def _check_counts(flipped_down: int, flipped_up: int) -> None:
     if flipped_down < 0 or flipped_up < 0:
-        raise ValueError(
-            f"flip counts must be non-negative, got down={flipped_down}, up={flipped_up}"
-        )
+        raise ValueError(f"flip counts must be non-negative, got down={flipped_down}, up={flipped_up}")
 
 
 def mcnemar_exact(flipped_down: int, flipped_up: int) -> float:
@@ -273,6 +271,40 @@ def compare_field(
         flipped_up=up,
         p_value=mcnemar_exact(down, up),
         p_value_drop=p_drop,
+        tolerance=tolerance,
+        alpha=alpha,
+        strict_regression=strict,
+        significant_regression=significant,
+        inconclusive=strict and not significant,
+    )
+
+
+def compare_field_rates(
+    baseline: Mapping[str, float],
+    current: Mapping[str, float],
+    tolerance: float,
+    alpha: float,
+    iterations: int = 2000,
+    seed: int = 0,
+) -> FieldComparison:
+    """Like `compare_field` for per-case pass rates (runs with repeats): a paired bootstrap over cases."""
+    shared = sorted(baseline.keys() & current.keys())
+    base = [[float(baseline[c])] for c in shared]
+    cur = [[float(current[c])] for c in shared]
+    boot = paired_bootstrap(base, cur, iterations=iterations, seed=seed)
+    down = sum(1 for c in shared if current[c] < baseline[c])
+    up = sum(1 for c in shared if current[c] > baseline[c])
+    strict = bool(shared) and boot.delta < -tolerance - DELTA_EPSILON
+    significant = strict and boot.p_value_drop < alpha
+    return FieldComparison(
+        n=len(shared),
+        baseline_accuracy=boot.baseline_rate,
+        current_accuracy=boot.current_rate,
+        delta=boot.delta,
+        flipped_down=down,
+        flipped_up=up,
+        p_value=min(1.0, 2 * min(boot.p_value_drop, 1 - boot.p_value_drop + 1 / (iterations + 1))),
+        p_value_drop=boot.p_value_drop,
         tolerance=tolerance,
         alpha=alpha,
         strict_regression=strict,
