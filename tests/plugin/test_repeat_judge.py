@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from PIL import Image
-
 from tests.fakes.server import FakeOpenAI, RecordedRequest
 
 PYPROJECT = """
