@@ -16,7 +16,6 @@ EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
 
 
-
 def _fail(message: str, code: int) -> int:
     print(f"listingeval: {message}", file=sys.stderr)
     return code
@@ -65,7 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
 def _extra_commands() -> list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]]:
     """Subcommands that live in their own modules (service, runs, cases), when present."""
     registrars = []
-    for module_name in ("extractor.service.cli", "pytest_listingeval.runs_cli", "extractor.promote_cli"):
+    for module_name in (
+        "extractor.service.cli",
+        "pytest_listingeval.runs_cli",
+        "extractor.promote_cli",
+    ):
         try:
             module = __import__(module_name, fromlist=["register"])
         except ModuleNotFoundError as exc:

@@ -73,9 +73,7 @@ def _open(raw: bytes) -> Image.Image:
             image = Image.open(io.BytesIO(raw))
             width, height = image.size
             if width * height > MAX_PIXELS:
-                raise InvalidImageError(
-                    f"the image is {width}x{height} px, over the {MAX_PIXELS:,}-pixel limit"
-                )
+                raise InvalidImageError(f"the image is {width}x{height} px, over the {MAX_PIXELS:,}-pixel limit")
             image.load()
         except InvalidImageError:
             raise
@@ -94,9 +92,7 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     """Flatten transparency onto white and convert any mode (CMYK, 16-bit, palette) to RGB."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):
         image = image.point(lambda v: v / 256).convert("L")
-    has_alpha = image.mode in ("RGBA", "LA", "PA") or (
-        image.mode == "P" and "transparency" in image.info
-    )
+    has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
     if has_alpha:
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))

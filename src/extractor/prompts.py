@@ -40,9 +40,7 @@ def available_prompts() -> list[str]:
     """Names of the prompt templates shipped in the package."""
     folder = resources.files("extractor") / "prompts"
     return sorted(
-        entry.name.removesuffix(_PROMPT_SUFFIX)
-        for entry in folder.iterdir()
-        if entry.name.endswith(_PROMPT_SUFFIX)
+        entry.name.removesuffix(_PROMPT_SUFFIX) for entry in folder.iterdir() if entry.name.endswith(_PROMPT_SUFFIX)
     )
 
 
