@@ -143,7 +143,9 @@ def _asks_for_eval(config: pytest.Config) -> bool:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Create the session state; hook up pytest-html extras on the controller."""
+    """Register the `eval` marker, create the session state, hook up pytest-html extras."""
+    # Cases carry `eval`; a project that never declared it must still run under --strict-markers.
+    config.addinivalue_line("markers", "eval: an evaluation case from the cases folder, scored per field")
     config.stash[SESSION_KEY] = EvalSession(settings=resolve(config), is_eval_run=_asks_for_eval(config))
     if not _is_controller(config):
         return
