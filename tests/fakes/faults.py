@@ -77,9 +77,7 @@ def server_error(status: int = 500) -> Fault:
     )
 
 
-def bad_request(
-    code: str = "model_not_found", message: str | None = None, param: str | None = "model"
-) -> Fault:
+def bad_request(code: str = "model_not_found", message: str | None = None, param: str | None = "model") -> Fault:
     """400 invalid_request_error with the given code."""
     return Fault(
         "http_error",

@@ -74,9 +74,7 @@ def images_in(body: Mapping[str, Any] | None) -> tuple[bytes, ...]:
 class FakeOpenAI:
     """The server's state: answers, queued faults, latency and the requests received."""
 
-    def __init__(
-        self, host: str = "127.0.0.1", port: int = 0, latency_s: float = 0.0, verbose: bool = False
-    ) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, latency_s: float = 0.0, verbose: bool = False) -> None:
         self.latency_s = latency_s
         self.verbose = verbose
         self.default_answer: Answer | None = shapes.DEFAULT_LISTING
@@ -95,9 +93,7 @@ class FakeOpenAI:
     def start(self) -> FakeOpenAI:
         """Bind (a free port when `port` is 0) and serve from a background thread."""
         self._httpd = _HTTPServer((self._host, self._port), _Handler, self)
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
-        )
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
         self._thread.start()
         return self
 
@@ -252,9 +248,7 @@ class _Handler(BaseHTTPRequestHandler):
             answer = fake._choose(request)
         self._answer(body or {}, request, answer, started)
 
-    def _answer(
-        self, body: dict[str, Any], request: RecordedRequest, answer: Answer | None, started: float
-    ) -> None:
+    def _answer(self, body: dict[str, Any], request: RecordedRequest, answer: Answer | None, started: float) -> None:
         if answer is None:
             shas = ", ".join(request.image_sha256) or "no image"
             self._send_error(

@@ -76,9 +76,7 @@ def scrub_request(request: Any) -> Any:
 def scrub_response(response: dict[str, Any]) -> dict[str, Any]:
     """vcrpy `before_record_response`: drop cookies and organisation/project headers."""
     headers = response.get("headers") or {}
-    response["headers"] = {
-        name: value for name, value in headers.items() if name.lower() not in STRIP_RESPONSE_HEADERS
-    }
+    response["headers"] = {name: value for name, value in headers.items() if name.lower() not in STRIP_RESPONSE_HEADERS}
     return response
 
 

@@ -8,17 +8,13 @@ from pathlib import Path
 from PIL import Image
 
 
-def solid(
-    path: Path, size: tuple[int, int] = (64, 48), color: tuple[int, ...] = (200, 30, 30)
-) -> Path:
+def solid(path: Path, size: tuple[int, int] = (64, 48), color: tuple[int, ...] = (200, 30, 30)) -> Path:
     """A single-colour RGB image; the format follows the suffix."""
     Image.new("RGB", size, color).save(path)
     return path
 
 
-def jpeg_bytes(
-    size: tuple[int, int] = (64, 48), color: tuple[int, int, int] = (10, 120, 200)
-) -> bytes:
+def jpeg_bytes(size: tuple[int, int] = (64, 48), color: tuple[int, int, int] = (10, 120, 200)) -> bytes:
     """A small RGB JPEG in memory."""
     out = io.BytesIO()
     Image.new("RGB", size, color).save(out, format="JPEG", quality=90)

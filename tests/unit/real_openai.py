@@ -70,9 +70,7 @@ def load(name: str, index: int = 0) -> Recorded:
     interactions = data.get("interactions") or data.get("http_interactions")
     response = interactions[index]["response"]
     headers = {
-        str(k).lower(): _first(v)
-        for k, v in (response.get("headers") or {}).items()
-        if str(k).lower() not in _FRAMING
+        str(k).lower(): _first(v) for k, v in (response.get("headers") or {}).items() if str(k).lower() not in _FRAMING
     }
     return Recorded(int(response["status"]["code"]), headers, _decode(response["body"]))
 

@@ -114,16 +114,12 @@ def accepted(capsys: pytest.CaptureFixture[str], fake: FakeOpenAI, path: Path) -
     return sent_image(fake)
 
 
-def test_cmyk_jpeg_accepted(
-    project: Path, fake_openai_env: FakeOpenAI, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_cmyk_jpeg_accepted(project: Path, fake_openai_env: FakeOpenAI, capsys: pytest.CaptureFixture[str]) -> None:
     image = accepted(capsys, fake_openai_env, photos.cmyk_jpeg(project / "cmyk.jpg"))
     assert image.size == (64, 48)
 
 
-def test_16bit_png_accepted(
-    project: Path, fake_openai_env: FakeOpenAI, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_16bit_png_accepted(project: Path, fake_openai_env: FakeOpenAI, capsys: pytest.CaptureFixture[str]) -> None:
     image = accepted(capsys, fake_openai_env, photos.png_16bit(project / "deep.png"))
     assert image.size == (64, 48)
     left, right = image.getpixel((1, 10)), image.getpixel((62, 10))
@@ -156,9 +152,7 @@ def test_rgba_flattened_onto_white(
     assert all(channel >= 250 for channel in image.getpixel((32, 24)))  # type: ignore[union-attr]
 
 
-def test_long_side_downscaled(
-    project: Path, fake_openai_env: FakeOpenAI, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_long_side_downscaled(project: Path, fake_openai_env: FakeOpenAI, capsys: pytest.CaptureFixture[str]) -> None:
     image = accepted(capsys, fake_openai_env, photos.solid(project / "wide.png", (1500, 700)))
     assert image.width == MAX_SIDE
     assert abs(image.height - 700 * MAX_SIDE / 1500) <= 1

@@ -78,9 +78,7 @@ def test_refusal(fake_openai_env: FakeOpenAI, make_extractor: MakeExtractor) -> 
     assert len(fake_openai_env.requests) == 1
 
 
-def test_incomplete_max_output_tokens(
-    fake_openai_env: FakeOpenAI, make_extractor: MakeExtractor
-) -> None:
+def test_incomplete_max_output_tokens(fake_openai_env: FakeOpenAI, make_extractor: MakeExtractor) -> None:
     recorded = real_openai.load("mirascope_responses_incomplete_max_output_tokens.yaml")
     outcome = run(fake_openai_env, make_extractor, recorded)
     assert isinstance(outcome, ExtractionFailure)
@@ -89,9 +87,7 @@ def test_incomplete_max_output_tokens(
     assert len(fake_openai_env.requests) == 1
 
 
-def test_incomplete_reasoning_model(
-    fake_openai_env: FakeOpenAI, make_extractor: MakeExtractor
-) -> None:
+def test_incomplete_reasoning_model(fake_openai_env: FakeOpenAI, make_extractor: MakeExtractor) -> None:
     # A reasoning item precedes the message; usage carries cache_write_tokens.
     recorded = real_openai.load("ddtrace_responses_incomplete_reasoning_cache_write.yaml")
     outcome = run(fake_openai_env, make_extractor, recorded)
@@ -110,9 +106,7 @@ def test_400_model_not_found(fake_openai_env: FakeOpenAI, make_extractor: MakeEx
     assert outcome.attempts == 1 and len(fake_openai_env.requests) == 1
 
 
-def test_500_envelope_retried_then_ok(
-    fake_openai_env: FakeOpenAI, make_extractor: MakeExtractor
-) -> None:
+def test_500_envelope_retried_then_ok(fake_openai_env: FakeOpenAI, make_extractor: MakeExtractor) -> None:
     error = real_openai.load("ruby_openai_500_server_error_then_200_retry.yml")
     assert error.status == 500
     ok = with_listing_text(real_openai.load("openllmetry_responses_json_schema.yaml"))
@@ -135,9 +129,7 @@ def test_500_envelope_exhausted(fake_openai_env: FakeOpenAI, make_extractor: Mak
     assert outcome.message.startswith("The server had an error processing your request.")
 
 
-def test_insufficient_quota_429_not_retried(
-    fake_openai_env: FakeOpenAI, make_extractor: MakeExtractor
-) -> None:
+def test_insufficient_quota_429_not_retried(fake_openai_env: FakeOpenAI, make_extractor: MakeExtractor) -> None:
     # The recording holds only the body; OpenAI sends it with HTTP 429.
     recorded = real_openai.load_body("vercelai_responses_insufficient_quota_error_body.json", 429)
     outcome = run(fake_openai_env, make_extractor, recorded, recorded)
