@@ -7,19 +7,12 @@ import json
 import sys
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_listingeval.runs import RunSummary, filter_runs, scan_runs
-from pytest_listingeval.runs_compare import (
-    ALPHA,
-    CompareError,
-    Comparison,
-    Row,
-    RunSide,
-    compare_runs,
-    render_compare_html,
-    resolve_side,
-)
+
+if TYPE_CHECKING:
+    from pytest_listingeval.runs_compare import Comparison, Row, RunSide
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -145,7 +138,7 @@ def _change_lines(changes: dict[str, Any]) -> list[str]:
     return lines or ["  nothing: same model, prompt text, schema and parameters"]
 
 
-def _stat_row(row: Row) -> list[str]:
+def _stat_row(row: Row, alpha: float) -> list[str]:
     return [
         row.name,
         f"{row.a * 100:.1f}",
@@ -154,17 +147,19 @@ def _stat_row(row: Row) -> list[str]:
         str(row.n),
         str(row.flipped_down),
         str(row.flipped_up),
-        f"{row.p_value:.3f}" + (" *" if row.p_value < ALPHA else ""),
+        f"{row.p_value:.3f}" + (" *" if row.p_value < alpha else ""),
     ]
 
 
 def format_comparison(result: Comparison) -> str:
     """The text `runs compare` prints: what changed, per-field deltas, flips, added/removed."""
+    from pytest_listingeval.runs_compare import ALPHA
+
     out = [_side_line("A", result.a), _side_line("B", result.b), "", "What changed (A -> B):"]
     out += _change_lines(result.changes)
     out += ["", f"Accuracy on the {result.shared} cases in both runs (%, delta in points):"]
     header = ["field", "A", "B", "delta", "n", "A>B", "B>A", "p (McNemar)"]
-    rows = [_stat_row(r) for r in [*result.fields, result.overall, result.exact]]
+    rows = [_stat_row(r, ALPHA) for r in [*result.fields, result.overall, result.exact]]
     out += ["  " + line for line in _table(header, rows, set(range(1, 7))).split("\n")]
     out.append(f"  A>B: right in A, wrong in B.  * p < {ALPHA}")
     if result.case_set_differs:
@@ -182,6 +177,14 @@ def format_comparison(result: Comparison) -> str:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Compare two runs and print (and optionally render) what changed and what it did."""
+    # Imported here: `runs list` must start fast and does not need the comparison machinery.
+    from pytest_listingeval.runs_compare import (
+        CompareError,
+        compare_runs,
+        render_compare_html,
+        resolve_side,
+    )
+
     runs_dir, root, table = _runs_dir(args)
     baseline_path = root / str(table.get("baseline", "reports/baseline.json"))
     try:
