@@ -240,6 +240,8 @@ class ControllerPlugin:
             pytest.ExitCode.INTERNAL_ERROR,
         ):
             return
+        if self.config.option.collectonly:
+            return
         outcome = state.finish()
         write_outputs(state, outcome, os.environ.get("GITHUB_STEP_SUMMARY"))
         if outcome["verdict"] in ("error", "regression") and session.exitstatus == pytest.ExitCode.OK:
