@@ -167,6 +167,18 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> CaseFile |
     return item
 
 
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """`pytest -m eval` on the default testpaths collects only the cases folder (no test modules to import)."""
+    if config.args_source != pytest.Config.ArgsSource.TESTPATHS:
+        return None
+    if (getattr(config.option, "markexpr", "") or "").strip() != "eval":
+        return None
+    cases_root = session_of(config).settings.cases_root
+    if collection_path.is_relative_to(cases_root) or cases_root.is_relative_to(collection_path):
+        return None
+    return True
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Before any case runs: the model and prompt exist, and recording has what it needs."""
     if any(isinstance(item, CaseItem) for item in items):
