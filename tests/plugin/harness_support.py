@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import yaml
 from PIL import Image
+from rapidfuzz import fuzz
 
 MODEL = "fake-model"
 PROMPT = "base"
@@ -314,3 +315,58 @@ def instrument(name: str = "Violin", kind: str = "violin", maker: str | None = N
 def strip_timing(summary: dict[str, Any]) -> dict[str, Any]:
     """The summary without what depends on the clock."""
     return {k: v for k, v in summary.items() if k not in ("duration_s", "latency_ms")}
+
+
+REFERENCE = "a wooden violin with a bow"
+NEAR = "a wooden viola with a bow"
+# The similarity rapidfuzz gives (normalised strings are already lower-case, single-spaced).
+NEAR_SIMILARITY = round(fuzz.ratio(NEAR, REFERENCE) / 100.0, 4)
+
+# The check matrix of DESIGN section 5: (case id, expected, answer, scores each field must get)
+CASES: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, int]]] = [
+    # plain equality: NFKC (full-width letters), casefold, trim, inner whitespace
+    ("eq/fullwidth", {"name": "violin", "kind": "violin"}, instrument("Ｖｉｏｌｉｎ"), {"name": 1, "kind": 1}),
+    ("eq/spaces", {"name": "  Electric   guitar "}, instrument(" ELECTRIC \n\t guitar  ", "guitar"), {"name": 1}),
+    ("eq/expected-fullwidth", {"name": "Ｄｒｕｍ"}, instrument("drum", "drum"), {"name": 1}),
+    ("eq/miss", {"name": "violin", "kind": "guitar"}, instrument("viola", "violin"), {"name": 0, "kind": 0}),
+    # enums compare by value, also when the task hands back enum members
+    ("eq/enum-member", {"kind": "drum"}, {**instrument("Drum", "drum"), "__model__": True}, {"kind": 1}),
+    # null: None and "" pass, "x" fails
+    ("null/none", {"maker": None}, instrument(maker=None), {"maker": 1}),
+    ("null/empty", {"maker": None, "blurb": None}, instrument(maker="", blurb="  "), {"maker": 1, "blurb": 1}),
+    ("null/x", {"maker": None}, instrument(maker="x"), {"maker": 0}),
+    # any_of, with null inside
+    ("any/hit", {"kind": {"any_of": ["violin", "guitar"]}}, instrument(kind="guitar"), {"kind": 1}),
+    ("any/null-none", {"maker": {"any_of": [None, "Stentor"]}}, instrument(maker=None), {"maker": 1}),
+    ("any/null-value", {"maker": {"any_of": [None, "Stentor"]}}, instrument(maker=" STENTOR"), {"maker": 1}),
+    ("any/miss", {"maker": {"any_of": ["Yamaha", "Stentor"]}}, instrument(maker=None), {"maker": 0}),
+    # contains_all / contains_any (needles normalised too)
+    ("contains/all-hit", {"blurb": {"contains_all": ["violin", "ｂｏｗ"]}}, instrument(blurb="A VIOLIN  and its Bow."),
+     {"blurb": 1}),
+    ("contains/all-miss", {"blurb": {"contains_all": ["violin", "bow"]}}, instrument(blurb="A violin."), {"blurb": 0}),
+    ("contains/any-hit", {"blurb": {"contains_any": ["fiddle", "violin"]}}, instrument(blurb="Old FIDDLE"),
+     {"blurb": 1}),
+    ("contains/any-miss", {"blurb": {"contains_any": ["fiddle", "violin"]}}, instrument(blurb="a drum"), {"blurb": 0}),
+    # regex: IGNORECASE, on the raw value (no NFKC, no whitespace collapsing)
+    ("regex/ignorecase", {"name": {"regex": "^viol(in|a)$"}}, instrument("VIOLIN"), {"name": 1}),
+    ("regex/raw-fullwidth", {"name": {"regex": "^violin$"}}, instrument("Ｖｉｏｌｉｎ"), {"name": 0}),
+    ("regex/raw-spaces", {"blurb": {"regex": "a {2}b"}}, instrument(blurb="a  b"), {"blurb": 1}),
+    # similar_to: the boundary is inclusive
+    ("similar/at-min", {"blurb": {"similar_to": REFERENCE, "min": NEAR_SIMILARITY}}, instrument(blurb=NEAR),
+     {"blurb": 1}),
+    ("similar/above-min", {"blurb": {"similar_to": REFERENCE, "min": round(NEAR_SIMILARITY + 0.0001, 4)}},
+     instrument(blurb=NEAR), {"blurb": 0}),
+    ("similar/default-min", {"blurb": {"similar_to": REFERENCE}}, instrument(blurb="A Wooden  VIOLIN with a bow"),
+     {"blurb": 1}),
+    # max_len
+    ("maxlen/at", {"blurb": {"max_len": 10}}, instrument(blurb="0123456789"), {"blurb": 1}),
+    ("maxlen/over", {"blurb": {"max_len": 10}}, instrument(blurb="0123456789X"), {"blurb": 0}),
+    # a list: every check must pass
+    ("list/pass", {"blurb": [{"contains_any": ["violin"]}, {"max_len": 20}]}, instrument(blurb="violin"),
+     {"blurb": 1}),
+    ("list/one-fails", {"blurb": [{"contains_any": ["violin"]}, {"max_len": 20}]}, instrument(blurb="violin " * 5),
+     {"blurb": 0}),
+    # an extraction that failed: 0 on every expected field, with its error
+    ("zz/failed", {"name": "violin", "kind": "violin", "maker": None},
+     {"__error__": {"type": "refusal", "message": "no"}}, {"name": 0, "kind": 0, "maker": 0}),
+]

@@ -128,16 +128,6 @@ def test_duplicate_case_id_is_an_error(pytester: pytest.Pytester) -> None:
     assert "violin.yml" in run.text and "violin.yaml" in run.text
 
 
-def test_duplicate_case_id_is_an_error_under_xdist(pytester: pytest.Pytester) -> None:
-    """The same duplicate under -n 2: still an error, never a silently merged case."""
-    project = GenericProject(pytester)
-    first = project.add("violin", {"kind": "violin"}, instrument())
-    first.with_suffix(".yml").write_text(first.read_text(encoding="utf-8"), encoding="utf-8")
-    run = project.run("-m", "eval", "-n", "2")
-    assert run.ret != 0
-    assert "duplicate case id 'violin'" in run.text
-
-
 def test_task_crash_is_a_harness_error_for_that_case_only(pytester: pytest.Pytester) -> None:
     """A task that raises: that case fails with the exception named; the others are scored."""
     project = GenericProject(pytester)

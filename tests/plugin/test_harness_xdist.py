@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 try:
-    from tests.plugin.harness_support import GenericProject, instrument, strip_timing
+    from tests.plugin.harness_support import CASES, GenericProject, instrument, strip_timing
 except ImportError:  # run from tests/plugin
-    from harness_support import GenericProject, instrument, strip_timing  # type: ignore[no-redef]
+    from harness_support import CASES, GenericProject, instrument, strip_timing  # type: ignore[no-redef]
 
 
 def _project(pytester: pytest.Pytester) -> GenericProject:
@@ -21,20 +21,29 @@ def _project(pytester: pytest.Pytester) -> GenericProject:
 
 
 def test_serial_and_two_workers_agree(pytester: pytest.Pytester) -> None:
-    """Summary (minus timings), per-case fields and errors, verdict and baseline are identical."""
-    project = _project(pytester)
+    """The whole check matrix against a baseline: summary (minus timings), per-case fields,
+    errors and outputs, verdict and comparison are the same serially and with -n 2."""
+    project = GenericProject(pytester)
+    for case_id, expected, answer, _ in CASES:
+        project.add(case_id, expected, answer)
+    project.add("crit", {"kind": "violin"}, instrument(kind="drum"), critical=["kind"])
     project.run("-m", "eval", "--update-baseline")
-    project.answer("set/c5", instrument("Item 5", "drum"))
+    project.answer("eq/fullwidth", instrument("Ｖｉｏｌｉｎ", "drum"))
     serial = project.run("-m", "eval", "--baseline", "reports/baseline.json", json_name="serial.json")
     parallel = project.run("-m", "eval", "--baseline", "reports/baseline.json", "-n", "2", json_name="parallel.json")
-    assert serial.ret == parallel.ret
+    assert serial.ret == parallel.ret != 0
     assert strip_timing(serial.json["summary"]) == strip_timing(parallel.json["summary"])
     assert [(c["id"], c["fields"], c["error"], c["output"]) for c in serial.json["cases"]] == [
         (c["id"], c["fields"], c["error"], c["output"]) for c in parallel.json["cases"]
     ]
     for key in ("verdict", "regressions", "critical_misses", "comparison"):
         assert serial.json[key] == parallel.json[key], key
-    assert serial.json["summary"]["cases"] == 8
+    assert serial.json["summary"]["cases"] == len(CASES) + 1
+    assert parallel.json["critical_misses"] == [{"case": "crit", "field": "kind"}]
+    # enum members handed back by the task travel from the workers as plain values
+    assert parallel.json["cases"][[c["id"] for c in parallel.json["cases"]].index("eq/enum-member")]["output"][
+        "kind"
+    ] == "drum"
 
 
 def test_crashed_worker_becomes_an_error_for_its_case(pytester: pytest.Pytester) -> None:
