@@ -133,12 +133,20 @@ def side_from_document(data: dict[str, Any], label: str, source: str) -> RunSide
     )
 
 
+def _shown_path(path: Path) -> str:
+    """The path relative to the working directory when it is below it, else as given."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except (ValueError, OSError):
+        return str(path)
+
+
 def _from_file(path: Path, label: str) -> RunSide:
     try:
         data = read_record(path)
     except NotARunRecord as exc:
-        raise CompareError(f"{path}: {exc}") from exc
-    return side_from_document(data, label, str(path))
+        raise CompareError(f"{_shown_path(path)}: {exc}") from exc
+    return side_from_document(data, label, _shown_path(path))
 
 
 def resolve_side(spec: str, runs_dir: Path, root: Path, baseline_path: Path) -> RunSide:
