@@ -14,12 +14,17 @@ from pytest_listingeval.settings import HarnessSettings
 from pytest_listingeval.task import EvalTask, TaskDescription
 
 
-def record_command(settings: HarnessSettings, case_id: str, mode: str) -> str:
-    """The command that records this case's cassette for the current model and prompt."""
+def record_command(settings: HarnessSettings, case: Case, mode: str) -> str:
+    """The command that records this case's cassette for the current model and prompt.
+
+    It names the case file, not `-k <id>`: -k matches substrings, so `-k music/violin` would
+    also select (and under `rewrite`, re-record) `music/violin2`.
+    """
     parts = ["pytest", "-m", "eval", f"--record-mode={mode}", "--eval-model", settings.model]
-    parts += ["--eval-prompt", settings.prompt, "-k", case_id]
+    parts += ["--eval-prompt", settings.prompt]
     if settings.repeat > 1:
         parts += ["--eval-repeat", str(settings.repeat)]
+    parts.append(image_label(settings, case.path))
     return "OPENAI_API_KEY=... " + shlex.join(parts)
 
 
@@ -59,7 +64,7 @@ def _run_once(
             case,
             case.id,
             f"missing cassette {shown} (model {description.model}, prompt {description.prompt_id}); "
-            f"record it with: {record_command(settings, case.id, 'once')}",
+            f"record it with: {record_command(settings, case, 'once')}",
             label,
         )
     judge = _judge_for(task, case, settings.judge_model or description.model)
@@ -73,7 +78,7 @@ def _run_once(
             case.id,
             f"stale cassette {shown}: it holds no answer for this request (the prompt text, schema, "
             f"parameters or image changed since it was recorded); re-record it with: "
-            f"{record_command(settings, case.id, 'rewrite')}",
+            f"{record_command(settings, case, 'rewrite')}",
             label,
         )
     except Exception as exc:  # a crashing task must become a result, never silence

@@ -156,7 +156,7 @@ def test_missing_cassette_fails_that_case_with_the_record_command(pytester: pyte
     expected_path = f"cassettes/eval/fake-model/{project.prompt_id}/music/new.yaml"
     run.result.stdout.fnmatch_lines([f"*missing cassette {expected_path}*"])
     message = run.case("music/new")["harness_error"]
-    assert "--record-mode=once" in message and "-k music/new" in message
+    assert "--record-mode=once" in message and message.endswith(" cases/music/new.yaml")
     assert run.json["verdict"] == "error" and run.ret != 0
 
 
@@ -191,20 +191,24 @@ def test_record_then_replay_then_prompt_edit_then_stale(
     """The printed commands work: record, replay with no server, new prompt id, stale params."""
     project = GenericProject(pytester)
     project.add("music/violin", {"name": "violin", "kind": "violin"}, instrument(), cassette=False)
+    project.add("music/violin2", {"kind": "violin"}, instrument(), cassette=False)
     project.add("drum", {"kind": "drum"}, instrument(kind="drum"), cassette=False)
-    _serve(server, project, {"music/violin": instrument("Violin"), "drum": instrument("Drum", "drum")})
+    _serve(server, project, {"music/violin": instrument("Violin"), "music/violin2": instrument("Violin"),
+                             "drum": instrument("Drum", "drum")})
 
     missing = project.run("-m", "eval")
     assert missing.ret != 0 and len(server.requests) == 0
     record = _command_args(missing.case("music/violin")["harness_error"])
     recorded = project.run(*record)
     assert recorded.ret == 0, recorded.text
+    # the command records that case only, not every id it is a substring of (music/violin2)
     assert [c["id"] for c in recorded.json["cases"]] == ["music/violin"]
+    assert not project.cassette("music/violin2").exists()
     cassette = project.cassette("music/violin")
     assert cassette.is_file()
     assert "base64" not in cassette.read_text(encoding="utf-8")
-    project.run("-m", "eval", "--record-mode=once", "-k", "drum")
-    assert len(server.requests) == 2
+    project.run("-m", "eval", "--record-mode=once", "-k", "drum or violin2")
+    assert len(server.requests) == 3
 
     # Replay with the server gone: the answers can only come from the cassettes.
     server.stop()
@@ -229,7 +233,7 @@ def test_record_then_replay_then_prompt_edit_then_stale(
     assert stale.ret != 0
     message = stale.case("drum")["harness_error"]
     assert message.startswith("stale cassette cassettes/eval/fake-model/")
-    assert "--record-mode=rewrite" in message and "-k drum" in message
+    assert "--record-mode=rewrite" in message and message.endswith(" cases/drum.yaml")
     stale.result.stdout.fnmatch_lines(["*drum: stale cassette*re-record it with*--record-mode=rewrite*"])
 
 
