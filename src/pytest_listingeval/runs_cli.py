@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -193,7 +195,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
     except CompareError as exc:
         return _fail(str(exc))
     result = compare_runs(a, b)
-    print(format_comparison(result))
     if args.html:
         path = Path(args.html)
         try:
@@ -201,8 +202,23 @@ def cmd_compare(args: argparse.Namespace) -> int:
             path.write_text(render_compare_html(result), encoding="utf-8")
         except OSError as exc:
             return _fail(f"cannot write {path}: {exc}")
-        print(f"HTML comparison: {path}")
+    print(format_comparison(result))
+    if args.html:
+        print(f"HTML comparison: {args.html}")
     return EXIT_OK
+
+
+def _pipe_safe(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Wrap a command so `| head` closing the pipe ends it quietly instead of with a traceback."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except BrokenPipeError:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return EXIT_OK
+
+    return run
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -215,7 +231,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     lister.add_argument("--model", help="only runs of this model (glob, e.g. 'gpt-4.1*')")
     lister.add_argument("--prompt", help="only runs of this prompt name or prompt id (glob)")
     lister.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    lister.set_defaults(func=cmd_list)
+    lister.set_defaults(func=_pipe_safe(cmd_list))
     comparer = commands.add_parser(
         "compare",
         help="what changed between two runs and what it did to each field",
@@ -226,4 +242,4 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     comparer.add_argument("b", metavar="B", help="the run compared with A")
     comparer.add_argument("--html", metavar="PATH", help="also write a self-contained HTML page")
     comparer.add_argument("--dir", help="runs folder (default: [tool.listingeval] runs or reports/runs)")
-    comparer.set_defaults(func=cmd_compare)
+    comparer.set_defaults(func=_pipe_safe(cmd_compare))
