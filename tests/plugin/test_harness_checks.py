@@ -16,6 +16,7 @@ except ImportError:  # run from tests/plugin
         instrument,
     )
 
+
 def _project(pytester: pytest.Pytester) -> GenericProject:
     project = GenericProject(pytester)
     for case_id, expected, answer, _ in CASES:

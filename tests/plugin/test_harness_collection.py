@@ -8,7 +8,6 @@ import shlex
 from collections.abc import Iterator
 
 import pytest
-
 from tests.fakes.server import FakeOpenAI
 
 try:
@@ -193,8 +192,15 @@ def test_record_then_replay_then_prompt_edit_then_stale(
     project.add("music/violin", {"name": "violin", "kind": "violin"}, instrument(), cassette=False)
     project.add("music/violin2", {"kind": "violin"}, instrument(), cassette=False)
     project.add("drum", {"kind": "drum"}, instrument(kind="drum"), cassette=False)
-    _serve(server, project, {"music/violin": instrument("Violin"), "music/violin2": instrument("Violin"),
-                             "drum": instrument("Drum", "drum")})
+    _serve(
+        server,
+        project,
+        {
+            "music/violin": instrument("Violin"),
+            "music/violin2": instrument("Violin"),
+            "drum": instrument("Drum", "drum"),
+        },
+    )
 
     missing = project.run("-m", "eval")
     assert missing.ret != 0 and len(server.requests) == 0

@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from extractor.images import prepare_image
 from tests.fakes import faults
 from tests.fakes.faults import Fault
 from tests.fakes.server import FakeOpenAI, RecordedRequest
+
+from extractor.images import prepare_image
 
 try:
     from tests.plugin.harness_support import Project, Run, png_bytes
@@ -39,8 +39,14 @@ class ExtractorProject(Project):
 
 def listing(title: str, category: str = "musical_instruments", color: str = "brown") -> dict[str, Any]:
     """A valid Listing answer."""
-    return {"title": title, "description": f"A {title.lower()}.", "category": category, "color": color,
-            "brand": None, "condition": "used"}
+    return {
+        "title": title,
+        "description": f"A {title.lower()}.",
+        "category": category,
+        "color": color,
+        "brand": None,
+        "condition": "used",
+    }
 
 
 # case id -> faults served before the listing (empty: the listing at once), or a final fault
@@ -76,8 +82,9 @@ def _plan(project: ExtractorProject, fake: FakeOpenAI) -> None:
     plans: dict[str, deque[Any]] = {}
     for seed, case_id in enumerate([*RETRIED, *FINAL], start=1):
         raw = png_bytes(seed, size=32)
-        project.write_case(case_id, {"title": {"contains_all": [f"item {seed}"]}, "category": "musical_instruments"},
-                           image=raw)
+        project.write_case(
+            case_id, {"title": {"contains_all": [f"item {seed}"]}, "category": "musical_instruments"}, image=raw
+        )
         sha = prepare_image(raw).sha256
         if case_id in RETRIED:
             plans[sha] = deque([*RETRIED[case_id], listing(f"Item {seed}")])
@@ -114,8 +121,9 @@ def _check_results(run: Run) -> None:
     assert summary["overall"] == pytest.approx(len(RETRIED) / (len(RETRIED) + len(FINAL)), abs=1e-6)
 
 
-def test_faults_recorded_then_replayed(pytester: pytest.Pytester, fake: FakeOpenAI,
-                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_faults_recorded_then_replayed(
+    pytester: pytest.Pytester, fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Retried faults end in success, final ones in typed errors; the replay gives the same JSON."""
     project = ExtractorProject(pytester, extra_settings=FAST_RETRIES)
     _plan(project, fake)
@@ -144,8 +152,9 @@ def test_faults_recorded_then_replayed(pytester: pytest.Pytester, fake: FakeOpen
     assert _stable(replayed.json) == _stable(recorded.json)
 
 
-def test_recording_without_a_key_is_refused(pytester: pytest.Pytester, fake: FakeOpenAI,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_recording_without_a_key_is_refused(
+    pytester: pytest.Pytester, fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """--record-mode=once with no OPENAI_API_KEY: a usage error before any case runs."""
     project = ExtractorProject(pytester, extra_settings=FAST_RETRIES)
     _plan(project, fake)
@@ -161,5 +170,9 @@ def _stable(data: dict[str, Any]) -> dict[str, Any]:
     """What must not change between recording and replay: everything but timings."""
     cases = [{k: v for k, v in c.items() if k != "latency_ms"} for c in data["cases"]]
     summary = {k: v for k, v in data["summary"].items() if k not in ("duration_s", "latency_ms")}
-    return {"config": {k: v for k, v in data["config"].items() if not k.startswith("git_")},
-            "summary": summary, "cases": cases, "verdict": data["verdict"]}
+    return {
+        "config": {k: v for k, v in data["config"].items() if not k.startswith("git_")},
+        "summary": summary,
+        "cases": cases,
+        "verdict": data["verdict"],
+    }

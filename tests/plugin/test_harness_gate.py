@@ -14,8 +14,12 @@ except ImportError:  # run from tests/plugin
     from harness_support import GenericProject, Run, instrument  # type: ignore[no-redef]
 
 BASELINE = "reports/baseline.json"
-RIGHT = {"violin": instrument("Violin", "violin"), "guitar": instrument("Guitar", "guitar"),
-         "drum": instrument("Drum", "drum"), "harp": instrument("Harp", "other")}
+RIGHT = {
+    "violin": instrument("Violin", "violin"),
+    "guitar": instrument("Guitar", "guitar"),
+    "drum": instrument("Drum", "drum"),
+    "harp": instrument("Harp", "other"),
+}
 
 
 def _project(pytester: pytest.Pytester, **extra: Any) -> GenericProject:

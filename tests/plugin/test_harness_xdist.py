@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 try:
-    from tests.plugin.harness_support import CASES, GenericProject, instrument, strip_timing
+    from tests.plugin.harness_support import CASES, GenericProject, fullwidth, instrument, strip_timing
 except ImportError:  # run from tests/plugin
-    from harness_support import CASES, GenericProject, instrument, strip_timing  # type: ignore[no-redef]
+    from harness_support import CASES, GenericProject, fullwidth, instrument, strip_timing  # type: ignore[no-redef]
 
 
 def _project(pytester: pytest.Pytester) -> GenericProject:
@@ -28,7 +28,7 @@ def test_serial_and_two_workers_agree(pytester: pytest.Pytester) -> None:
         project.add(case_id, expected, answer)
     project.add("crit", {"kind": "violin"}, instrument(kind="drum"), critical=["kind"])
     project.run("-m", "eval", "--update-baseline")
-    project.answer("eq/fullwidth", instrument("Ｖｉｏｌｉｎ", "drum"))
+    project.answer("eq/fullwidth", instrument(fullwidth("Violin"), "drum"))
     serial = project.run("-m", "eval", "--baseline", "reports/baseline.json", json_name="serial.json")
     parallel = project.run("-m", "eval", "--baseline", "reports/baseline.json", "-n", "2", json_name="parallel.json")
     assert serial.ret == parallel.ret != 0
@@ -41,9 +41,10 @@ def test_serial_and_two_workers_agree(pytester: pytest.Pytester) -> None:
     assert serial.json["summary"]["cases"] == len(CASES) + 1
     assert parallel.json["critical_misses"] == [{"case": "crit", "field": "kind"}]
     # enum members handed back by the task travel from the workers as plain values
-    assert parallel.json["cases"][[c["id"] for c in parallel.json["cases"]].index("eq/enum-member")]["output"][
-        "kind"
-    ] == "drum"
+    assert (
+        parallel.json["cases"][[c["id"] for c in parallel.json["cases"]].index("eq/enum-member")]["output"]["kind"]
+        == "drum"
+    )
 
 
 def test_crashed_worker_becomes_an_error_for_its_case(pytester: pytest.Pytester) -> None:
