@@ -300,3 +300,72 @@ def write_images(root: Path, results: dict[str, Any], size: tuple[int, int] = (4
         draw.ellipse((80, 50, 330, 260), fill=(hue, 255 - hue, rng.randrange(256)))
         draw.rectangle((25, 25, 125, 100), fill=(rng.randrange(256), 90, 160))
         img.save(path)
+
+
+REPEATS = 3
+# (case index, field, per-repeat scores, per-repeat actuals): passed in some repeats only
+FLAKY = [
+    (0, "color", [1, 0, 1], ["black", "grey", "black"]),
+    (2, "category", [0, 1, 1], ["furniture", "home_garden", "home_garden"]),
+    (4, "description", [0, 1, 0], ["An item.", "A used sports item.", "Nice."]),
+    (6, "brand", [1, 1, 0], ["Acme", "Acme", "Acme Home"]),
+]
+JUDGE_PASS = "mentions the visible wear on the corners"
+JUDGE_FAIL = "describes a scratch that is not in the photo"
+INCONCLUSIVE_P = 0.12
+
+
+def _repeat(results: dict[str, Any]) -> None:
+    for case in results["cases"]:
+        case["repeats"], case["repeat_errors"] = REPEATS, 1 if case["error"] else 0
+        for entry in case["fields"].values():
+            entry["repeat_scores"] = [int(entry["score"])] * REPEATS
+            entry["repeat_actuals"] = [entry["actual"]] * REPEATS
+        if not case["error"]:
+            case["fields"]["description"]["checks"].append(
+                {"check": "judge", "passed": True, "detail": JUDGE_PASS, "similarity": None}
+            )
+    for index, name, scores, actuals in FLAKY:
+        entry = results["cases"][index]["fields"][name]
+        entry.update(score=round(sum(scores) / REPEATS, 6), repeat_scores=scores, repeat_actuals=actuals)
+        entry["actual"] = actuals[0]  # the first repeat's value and checks are the ones shown
+        if name == "description":
+            entry["checks"] = [{"check": "judge", "passed": False, "detail": JUDGE_FAIL, "similarity": None}]
+        elif not scores[0]:
+            detail = f"expected {spec_text(entry['expected'])}, got {actuals[0]}"
+            entry["checks"] = [{"check": "equals", "passed": False, "detail": detail, "similarity": None}]
+
+
+def inconclusive_results(n_cases: int = 20) -> dict[str, Any]:
+    """Build a significant-mode run with 3 repeats: flaky fields, judge reasons and an inconclusive color drop."""
+    results = regression_results(n_cases)
+    _repeat(results)
+    cases = results["cases"]
+    summary, comparison = results["summary"], results["comparison"]
+    for name, row in comparison["fields"].items():
+        acc = _accuracy(cases, name)
+        summary["fields"][name].update(accuracy=acc, ci_low=max(0.0, acc - 0.12), ci_high=min(1.0, acc + 0.08))
+        row.update(current=acc, delta=acc - row["baseline"], p_value_drop=min(1.0, row["p_value"] / 2 + 0.2))
+    color = comparison["fields"]["color"]
+    color.update(baseline=color["current"] + 0.05, delta=-0.05, p_value=0.24, p_value_drop=INCONCLUSIVE_P)
+    results["baseline"]["fields"]["color"]["accuracy"] = color["baseline"]
+    comparison.update(mode="significant", alpha=0.05, tolerance=0.01)
+    flaky = [{"case": case_id(i), "field": f, "pass_rate": round(sum(s) / REPEATS, 6)} for i, f, s, _ in FLAKY]
+    summary.update(repeats=REPEATS, flaky=flaky)
+    results["config"].update(judge_model="gpt-4.1", repeat=REPEATS)
+    results.update(
+        verdict="inconclusive",
+        regressions=[],
+        critical_misses=[],
+        harness_errors=[],
+        flaky=flaky,
+        inconclusive=[
+            {
+                "field": "color",
+                "baseline": color["baseline"],
+                "current": color["current"],
+                "p_value_drop": INCONCLUSIVE_P,
+            }
+        ],
+    )
+    return copy.deepcopy(results)

@@ -13,9 +13,14 @@ from PIL import Image
 from pytest_listingeval.report import write_html
 
 try:
-    from tests.plugin.report_fixtures import regression_results, write_images
+    from tests.plugin.report_fixtures import FLAKY, inconclusive_results, regression_results, write_images
 except ImportError:  # tests/plugin is not a package: pytest put it on sys.path itself
-    from report_fixtures import regression_results, write_images  # type: ignore[no-redef]
+    from report_fixtures import (  # type: ignore[no-redef]
+        FLAKY,
+        inconclusive_results,
+        regression_results,
+        write_images,
+    )
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="headless Chromium not installed at /usr/bin/chromium")
@@ -150,3 +155,39 @@ def test_screenshot_not_blank(report: tuple[Path, dict[str, Any]], tmp_path: Pat
         # the verdict banner is red for a regression
         r, g, b = rgb.getpixel((20, 20))  # type: ignore[misc]
         assert r > 150 and g < 80 and b < 80
+
+
+@pytest.fixture(scope="module")
+def unsure_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    root = tmp_path_factory.mktemp("unsure")
+    results = inconclusive_results()
+    write_images(root, results)
+    return write_html(results, root, root / "reports" / "eval.html"), results
+
+
+def test_inconclusive_report_runs_clean(unsure_report: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+    html, results = unsure_report
+    probe = tmp_path / "probe.html"
+    probe.write_text(html.read_text(encoding="utf-8").replace("</body>", FILTER_PROBE, 1))
+    run = _chromium(tmp_path, "--dump-dom", probe.as_uri())
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert not _uncaught(run.stderr)
+    assert not _js_errors(run.stdout)
+    assert 'id="inconclusive"' in run.stdout
+    assert '<section id="flaky">' in run.stdout
+    match = re.search(r"data-probe=\"([^\"]+)\"", run.stdout)
+    assert match, run.stdout[-500:]
+    seen = {k: int(v) for k, v in re.findall(r"&quot;(\w+)&quot;:(\d+)", match.group(1))}
+    bad = [c for c in results["cases"] if c["error"] or any(f["score"] < 1 for f in c["fields"].values())]
+    assert seen["mismatch"] == len(bad)  # flaky cases are among the mismatches
+    assert {results["cases"][i]["id"] for i, *_ in FLAKY} <= {c["id"] for c in bad}
+
+
+def test_inconclusive_banner_is_amber(unsure_report: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+    html, _ = unsure_report
+    png = tmp_path / "unsure.png"
+    run = screenshot(html, png, "1280,900")
+    assert png.exists(), run.stderr[-2000:]
+    with Image.open(png) as img:
+        r, g, b = img.convert("RGB").getpixel((20, 20))  # type: ignore[misc]
+    assert abs(r - 0x9A) < 10 and abs(g - 0x67) < 10 and b < 10  # #9a6700, not the regression red

@@ -12,10 +12,23 @@ from pytest_listingeval.report import render_html, write_html
 from pytest_listingeval.report.thumbnails import thumbnail_base64, thumbnail_data_uri
 
 try:
-    from tests.plugin.report_fixtures import XSS, passing_results, regression_results, write_images
+    from tests.plugin.report_fixtures import (
+        FLAKY,
+        JUDGE_FAIL,
+        JUDGE_PASS,
+        XSS,
+        inconclusive_results,
+        passing_results,
+        regression_results,
+        write_images,
+    )
 except ImportError:  # tests/plugin is not a package: pytest put it on sys.path itself
     from report_fixtures import (  # type: ignore[no-redef]
+        FLAKY,
+        JUDGE_FAIL,
+        JUDGE_PASS,
         XSS,
+        inconclusive_results,
         passing_results,
         regression_results,
         write_images,
@@ -171,3 +184,128 @@ def test_write_html_and_thumbnail_cache(results: dict[str, Any], root: Path, tmp
     assert thumbnail_base64(image) is first  # cached by path, mtime and size
     assert thumbnail_data_uri(image) == f"data:image/jpeg;base64,{first}"
     assert thumbnail_data_uri(tmp_path / "nope.png") is None
+
+
+SENTENCE = "color dropped 83.3% \u2192 78.3% (p = 0.12 &gt; alpha 0.05): add repeats or cases"
+
+
+@pytest.fixture(scope="module")
+def unsure() -> dict[str, Any]:
+    return inconclusive_results()
+
+
+@pytest.fixture(scope="module")
+def unsure_page(unsure: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> str:
+    root = tmp_path_factory.mktemp("unsure")
+    write_images(root, unsure)
+    return render_html(unsure, root)
+
+
+def _card(page: str, case: str) -> str:
+    start = page.index(f'data-case-id="{case}"')
+    return page[start : page.index("</article>", start)]
+
+
+def test_inconclusive_banner_and_box(unsure_page: str) -> None:
+    assert 'class="verdict verdict--inconclusive"' in unsure_page
+    assert '<div class="verdict__word">inconclusive</div>' in unsure_page  # upper-cased by CSS
+    assert "text-transform: uppercase" in unsure_page
+    assert f"<li>{SENTENCE}</li>" in unsure_page
+    assert "The gate passes (exit 0)" in unsure_page
+    box = unsure_page[unsure_page.index('id="inconclusive"') :]
+    box = box[: box.index("</section>")]
+    assert "Inconclusive (1)" in box
+    assert SENTENCE in box
+    assert "--eval-repeat" in box
+
+
+def test_gate_mode_alpha_and_tolerance_shown(unsure_page: str) -> None:
+    assert "<dt>gate</dt><dd>significant" in unsure_page
+    assert "alpha 0.05 · tolerance 1.0 pts" in unsure_page
+    assert 'id="gate-line">Gate: significant · alpha 0.05 · tolerance 1.0 pts · 3 repeats per case<' in unsure_page
+    table = unsure_page[unsure_page.index('id="field-table"') :]
+    table = table[: table.index("</table>")]
+    assert ">p drop (gate)</th>" in table
+    assert ">p-value<" not in table
+    color = table[table.index('<tr class="inconclusive field">') :]
+    color = color[: color.index("</tr>")]
+    assert '>color <span class="tag tag--warn">inconclusive</span>' in color
+    assert "<td>0.120</td>" in color  # the one-sided p the gate used, not the two-sided 0.240
+    assert "sig." not in color
+    assert "one-sided test of a drop" in unsure_page
+    assert "bootstrap intervals over the 3 repeats" in unsure_page
+
+
+def test_strict_run_keeps_two_sided_p_and_no_gate_line(page: str) -> None:
+    assert 'id="gate-line"' not in page
+    assert ">p-value</th>" in page
+    assert "p is two-sided and marked sig. below 0.05" in page
+    assert 'id="inconclusive"' not in page
+    assert 'id="flaky"' not in page
+    assert "<dt>judge</dt>" not in page
+
+
+def test_flaky_section_links_to_cards(unsure_page: str) -> None:
+    section = unsure_page[unsure_page.index('<section id="flaky">') :]
+    section = section[: section.index("</section>")]
+    assert 'Flaky cases <span class="muted">(4)</span>' in section
+    for index, name, scores, _ in FLAKY:
+        case = inconclusive_results()["cases"][index]["id"]
+        assert f'<a href="#case-{case}">{case}</a>' in section
+        assert f'id="case-{case}"' in unsure_page
+        row = section[section.index(f'href="#case-{case}"') :]
+        row = row[: row.index("</tr>")]
+        assert f"<code>{name}</code>" in row
+        assert f">{sum(scores)}/3<" in row
+
+
+def test_flaky_field_in_case_card(unsure_page: str) -> None:
+    card = _card(unsure_page, "electronics/item-00")
+    assert '<span class="tag tag--warn">flaky</span>' in card
+    assert '<tr class="partial">' in card
+    assert "2/3 repeats" in card
+    reps = card[card.index('<ol class="reps">') : card.index("</ol>")]
+    assert re.findall(r'rep--(ok|miss)".*?class="val">([^<]*)<', reps) == [
+        ("ok", "black"),
+        ("miss", "grey"),
+        ("ok", "black"),
+    ]
+    assert "the first repeat passed; failed in others" in card
+    assert "3 repeats · " in card
+    # fields that passed in every repeat show no rate and no per-repeat list
+    quiet = card[card.index('<details class="quiet">') :]
+    assert "repeats</span>" not in quiet
+    assert 'class="reps"' not in quiet
+
+
+def test_flaky_cases_count_as_mismatches(unsure_page: str, unsure: dict[str, Any]) -> None:
+    order = _case_positions(unsure_page)
+    rank = {cid: i for i, cid in enumerate(order)}
+    flaky = {unsure["cases"][i]["id"] for i, *_ in FLAKY}
+    errors = {c["id"] for c in unsure["cases"] if c["error"]}
+    clean = {c["id"] for c in unsure["cases"] if not c["error"] and all(f["score"] == 1 for f in c["fields"].values())}
+    flips = {f["case"] for f in unsure["comparison"]["flips"]}
+    clean -= flips
+    assert flaky and clean and not flaky & flips
+    assert max(rank[c] for c in errors) < min(rank[c] for c in flaky)
+    assert max(rank[c] for c in flaky) < min(rank[c] for c in clean)
+    for case in flaky:
+        card = _card(unsure_page, case)
+        assert 'data-group="mismatch"' in card
+        assert 'data-mismatch="1"' in card
+
+
+def test_judge_reasons_prominent(unsure_page: str) -> None:
+    card = _card(unsure_page, "sports_outdoors/item-04")
+    assert f'<div class="judge judge--miss"><strong>judge:</strong> {JUDGE_FAIL}</div>' in card
+    assert "1/3 repeats" in card
+    assert f"<strong>judge:</strong> {JUDGE_PASS}" in _card(unsure_page, "tools_diy/item-08")
+    assert "<dt>judge</dt><dd>gpt-4.1</dd>" in unsure_page
+
+
+def test_missing_verdict_is_unknown_not_inconclusive(tmp_path: Path) -> None:
+    data = passing_results()
+    del data["verdict"]
+    page = render_html(data, tmp_path)
+    assert 'class="verdict verdict--unknown"' in page
+    assert 'class="verdict verdict--inconclusive"' not in page

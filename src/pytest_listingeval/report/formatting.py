@@ -47,6 +47,32 @@ def significant(value: object, alpha: float = 0.05) -> bool:
     return isinstance(value, int | float) and value < alpha
 
 
+def p_short(value: object, alpha: float = 0.05) -> str:
+    """Format a p-value for a sentence: up to three decimals, more when rounding would reach alpha."""
+    if not isinstance(value, int | float):
+        return "\u2013"
+    if value < 0.001:
+        return "<0.001"
+    text = f"{value:.3f}".rstrip("0").rstrip(".")
+    if value > alpha >= float(text):
+        text = f"{value:.4g}"
+    return text
+
+
+def alpha(value: object) -> str:
+    """Format a significance level without trailing zeros (0.05, 0.1)."""
+    if not isinstance(value, int | float):
+        return "\u2013"
+    return f"{value:g}"
+
+
+def share_points(value: object) -> str:
+    """Format an unsigned accuracy share in [0, 1] (a tolerance) as points with one decimal."""
+    if not isinstance(value, int | float):
+        return "\u2013"
+    return f"{value * 100:.1f}"
+
+
 def interval(low: object, high: object) -> str:
     """Format a 95% interval as a percentage range, or an en dash when absent."""
     if not isinstance(low, int | float) or not isinstance(high, int | float):

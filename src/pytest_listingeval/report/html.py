@@ -12,7 +12,9 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from pytest_listingeval.report import formatting as fmt
 from pytest_listingeval.report import view
+from pytest_listingeval.report.changes import config_changes
 from pytest_listingeval.report.confusion import confusion
+from pytest_listingeval.report.gate_view import flaky_views, gate_info, inconclusive_views
 from pytest_listingeval.report.thumbnails import resolve_image, thumbnail_data_uri
 
 CONFUSION_FIELDS = ("category",)
@@ -58,14 +60,20 @@ def context(results: Mapping[str, Any], root: Path) -> dict[str, Any]:
     for case in cases:
         groups[case.group] = groups.get(case.group, 0) + 1
     confusions = [c for name in CONFUSION_FIELDS if (c := confusion(results, name))]
+    config = results.get("config") or {}
+    has_judge = any(f.judge_checks for case in cases for f in case.fields)
     return {
-        "verdict": str(results.get("verdict") or "inconclusive"),
+        "verdict": str(results.get("verdict") or "unknown"),
         "reasons": view.verdict_reasons(results),
-        "config": results.get("config") or {},
+        "config": config,
+        "gate": gate_info(results),
+        "inconclusive": inconclusive_views(results),
+        "flaky": flaky_views(results),
+        "judge_model": (config.get("judge_model") or config.get("model")) if has_judge else None,
         "summary": results.get("summary") or {},
         "baseline": results.get("baseline"),
         "comparison": comparison,
-        "changes": view.config_changes(results),
+        "changes": config_changes(results),
         "field_rows": view.field_rows(results),
         "aggregate_rows": view.aggregate_rows(results),
         "confusions": confusions,

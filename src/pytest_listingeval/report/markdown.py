@@ -9,8 +9,11 @@ from typing import Any
 
 from pytest_listingeval.report import formatting as fmt
 from pytest_listingeval.report import view
+from pytest_listingeval.report.changes import config_changes
+from pytest_listingeval.report.gate_view import flaky_views, gate_info, inconclusive_views
 
 MAX_FLIPS = 10
+MAX_FLAKY = 10
 _CELL_LIMIT = 80
 
 
@@ -39,8 +42,9 @@ def escape_inline(value: object) -> str:
 
 
 def _verdict_line(results: Mapping[str, Any]) -> str:
-    verdict = str(results.get("verdict") or "inconclusive")
+    verdict = str(results.get("verdict") or "unknown")
     head = f"**listingeval: {verdict}**"
+    unsure = [v.sentence(escape_inline) for v in inconclusive_views(results)]
     parts = []
     for reg in results.get("regressions") or []:
         base, cur = reg.get("baseline"), reg.get("current")
@@ -49,6 +53,10 @@ def _verdict_line(results: Mapping[str, Any]) -> str:
     misses = results.get("critical_misses") or []
     if parts:
         head += " on " + ", ".join(parts)
+    if unsure and verdict == "inconclusive":
+        head += " (the gate passes): " + "; ".join(unsure)
+    elif unsure:
+        head += "; inconclusive: " + "; ".join(unsure)
     if misses:
         shown = ", ".join(f"{escape_inline(m.get('case'))} ({escape_inline(m.get('field'))})" for m in misses[:5])
         more = f" and {len(misses) - 5} more" if len(misses) > 5 else ""
@@ -66,7 +74,7 @@ def _verdict_line(results: Mapping[str, Any]) -> str:
 
 def _config_line(results: Mapping[str, Any]) -> str:
     config = results.get("config") or {}
-    changes = view.config_changes(results)
+    changes = config_changes(results)
 
     def part(label: str, pair: tuple[str, str] | None, current: object) -> str:
         if pair:
@@ -93,14 +101,20 @@ def _config_line(results: Mapping[str, Any]) -> str:
 
 def _table(results: Mapping[str, Any]) -> list[str]:
     rows = view.field_rows(results) + view.aggregate_rows(results)
-    lines = [
-        "| field | baseline | current | \u0394 pts | flips \u2193/\u2191 | p-value |",
-        "|---|---:|---:|---:|---:|---:|",
+    gate = gate_info(results)
+    lines = []
+    if gate.explicit or gate.repeats > 1:
+        lines += [f"{escape_inline(gate.caption)}. {escape_inline(gate.p_note)}", ""]
+    lines += [
+        f"| field | baseline | current | \u0394 pts | flips \u2193/\u2191 | {gate.p_label} | 95% CI |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         name = escape_cell(row.name)
         if row.regressed:
             name = f"**{name}**"
+        elif row.inconclusive:
+            name = f"_{name}_ (inconclusive)"
         flips = (
             f"{row.flipped_down}/{row.flipped_up}"
             if row.flipped_down is not None or row.flipped_up is not None
@@ -109,7 +123,8 @@ def _table(results: Mapping[str, Any]) -> list[str]:
         delta = fmt.points(row.delta, "-") if row.baseline is not None else "\u2013"
         lines.append(
             f"| {name} | {fmt.pct(row.baseline)} | {fmt.pct(row.current)} | {delta} | {flips} "
-            f"| {fmt.p_value(row.p_value)}{' (sig.)' if row.significant else ''} |"
+            f"| {fmt.p_value(row.p_shown)}{' (sig.)' if row.significant else ''} "
+            f"| {fmt.interval(row.ci_low, row.ci_high)} |"
         )
     return lines
 
@@ -132,13 +147,24 @@ def _flips(results: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def _flaky(results: Mapping[str, Any]) -> str | None:
+    flaky = flaky_views(results)
+    if not flaky:
+        return None
+    shown = ", ".join(f"{escape_inline(f.case)}: {escape_inline(f.field)} ({f.rate})" for f in flaky[:MAX_FLAKY])
+    more = f" and {len(flaky) - MAX_FLAKY} more" if len(flaky) > MAX_FLAKY else ""
+    return f"**Flaky ({len(flaky)}):** {shown}{more}"
+
+
 def _totals(results: Mapping[str, Any]) -> str:
     summary = results.get("summary") or {}
     usage = summary.get("usage") or {}
     total = (usage.get("input_tokens") or 0) + (usage.get("output_tokens") or 0)
     comparison = results.get("comparison") or {}
+    repeats = gate_info(results).repeats
     parts = [
-        f"{summary.get('cases', len(results.get('cases') or []))} cases",
+        f"{summary.get('cases', len(results.get('cases') or []))} cases"
+        + (f" \u00d7 {repeats} repeats" if repeats > 1 else ""),
         f"{summary.get('errors', 0)} errors",
         f"{fmt.tokens(total)} tokens",
         f"est. cost {fmt.cost(summary.get('cost_usd'))}",
@@ -163,6 +189,9 @@ def render_markdown(results: Mapping[str, Any], report_url: str | None = None) -
     flips = _flips(results)
     if flips:
         lines += [*flips, ""]
+    flaky = _flaky(results)
+    if flaky:
+        lines += [flaky, ""]
     lines.append(_totals(results))
     if report_url:
         lines += ["", f"[Full HTML report]({report_url.replace(')', '%29')})"]

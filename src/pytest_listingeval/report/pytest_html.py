@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_listingeval.report import view
+from pytest_listingeval.report.gate_view import flaky_views, gate_info, inconclusive_views
 from pytest_listingeval.report.html import environment
 from pytest_listingeval.report.thumbnails import THUMB_MIME, resolve_image, thumbnail_base64
 
@@ -44,7 +45,7 @@ def _extra(
 
 def summary_html(results: Mapping[str, Any]) -> str:
     """Render the eval summary (verdict, overall, per-field table) as an HTML fragment."""
-    verdict = str(results.get("verdict") or "inconclusive")
+    verdict = str(results.get("verdict") or "unknown")
     return (
         environment()
         .get_template("pytest_html_summary.html.j2")
@@ -56,6 +57,9 @@ def summary_html(results: Mapping[str, Any]) -> str:
             baseline=results.get("baseline"),
             config=results.get("config") or {},
             rows=view.field_rows(results) + view.aggregate_rows(results),
+            gate=gate_info(results),
+            inconclusive=inconclusive_views(results),
+            flaky=flaky_views(results),
         )
     )
 

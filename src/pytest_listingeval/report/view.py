@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pytest_listingeval.report import formatting as fmt
+from pytest_listingeval.report.gate_view import gate_info, inconclusive_views, rate_counts
 
 GROUP_ORDER = {"down": 0, "up": 1, "error": 2, "mismatch": 3, "ok": 4}
 GROUP_LABELS = {
@@ -34,20 +35,38 @@ class FieldRow:
     ci_high: float | None
     regressed: bool = False
     kind: str = "field"
+    p_value_drop: float | None = None
+    alpha: float = 0.05
+    significant_mode: bool = False
+    inconclusive: bool = False
+
+    @property
+    def p_shown(self) -> float | None:
+        """The p the gate uses: one-sided (drop) in significant mode, two-sided otherwise."""
+        return self.p_value_drop if self.significant_mode else self.p_value
 
     @property
     def significant(self) -> bool:
-        """Tell whether the paired test calls the change significant."""
-        return fmt.significant(self.p_value)
+        """Tell whether the paired test calls the change significant at the gate's alpha."""
+        return fmt.significant(self.p_shown, self.alpha)
 
 
 @dataclass(frozen=True)
 class CheckView:
-    """One failed check of a field, with its detail."""
+    """One check outcome of a field, with its detail (a judge's reason for judge checks)."""
 
     check: str
     detail: str
     similarity: float | None
+    passed: bool = False
+
+
+@dataclass(frozen=True)
+class RepeatView:
+    """What one repeat answered for a field, and whether it passed."""
+
+    passed: bool
+    actual: str
 
 
 @dataclass(frozen=True)
@@ -62,6 +81,35 @@ class FieldView:
     flip: str | None
     failed_checks: tuple[CheckView, ...]
     similarities: tuple[float, ...]
+    score: float = 0.0
+    passes: int | None = None
+    repeat_count: int | None = None
+    repeats: tuple[RepeatView, ...] = ()
+    judge_checks: tuple[CheckView, ...] = ()
+
+    @property
+    def partial(self) -> bool:
+        """Tell whether the field passed in some repeats and failed in others."""
+        return 0 < self.score < 1
+
+    @property
+    def state(self) -> str:
+        """CSS state of the row: ok, partial (flaky) or miss."""
+        return "ok" if self.ok else ("partial" if self.partial else "miss")
+
+    @property
+    def rate(self) -> str | None:
+        """Pass rate of a flaky field, e.g. 2/3 repeats (a percentage without counts); None otherwise."""
+        if not self.partial:
+            return None
+        if self.passes is None or not self.repeat_count:
+            return f"{fmt.pct(self.score)} of repeats"
+        return f"{self.passes}/{self.repeat_count} repeats"
+
+    @property
+    def varied(self) -> bool:
+        """Tell whether the repeats disagree (in outcome or in value), so each is worth showing."""
+        return len({(r.passed, r.actual) for r in self.repeats}) > 1
 
 
 @dataclass(frozen=True)
@@ -79,11 +127,18 @@ class CaseView:
     input_tokens: int | None
     output_tokens: int | None
     critical_fields: tuple[str, ...] = ()
+    repeats: int = 1
+    repeat_errors: int = 0
 
     @property
     def mismatched(self) -> tuple[str, ...]:
-        """Names of fields that scored 0."""
+        """Names of fields that did not pass in every repeat (flaky fields count)."""
         return tuple(f.name for f in self.fields if not f.ok)
+
+    @property
+    def flaky(self) -> tuple[str, ...]:
+        """Names of fields that passed in some repeats and failed in others."""
+        return tuple(f.name for f in self.fields if f.partial)
 
     @property
     def flipped(self) -> tuple[str, ...]:
@@ -106,76 +161,12 @@ class CaseView:
         return GROUP_LABELS[self.group]
 
 
-@dataclass(frozen=True)
-class DiffLine:
-    """One line of a unified diff with its kind: add, del, hunk, meta or ctx."""
-
-    kind: str
-    text: str
-
-
-@dataclass
-class ConfigChanges:
-    """What changed in the configuration against the baseline."""
-
-    model: tuple[str, str] | None = None
-    prompt_id: tuple[str, str] | None = None
-    prompt_diff: list[DiffLine] = field(default_factory=list)
-    schema_changes: list[str] = field(default_factory=list)
-    params: list[tuple[str, str, str]] = field(default_factory=list)
-
-    @property
-    def empty(self) -> bool:
-        """Tell whether nothing changed at all."""
-        return not (self.model or self.prompt_id or self.prompt_diff or self.schema_changes or self.params)
-
-
 def _num(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def _int(value: Any) -> int | None:
     return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def _pair(value: Any) -> tuple[str, str] | None:
-    if isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 2:
-        return (fmt.value_text(value[0]), fmt.value_text(value[1]))
-    return None
-
-
-def diff_lines(diff: str) -> list[DiffLine]:
-    """Split a unified diff into classified lines for +/- colouring."""
-    lines = []
-    for text in diff.splitlines():
-        if text.startswith(("+++", "---")):
-            kind = "meta"
-        elif text.startswith("@@"):
-            kind = "hunk"
-        elif text.startswith("+"):
-            kind = "add"
-        elif text.startswith("-"):
-            kind = "del"
-        else:
-            kind = "ctx"
-        lines.append(DiffLine(kind, text))
-    return lines
-
-
-def config_changes(results: Mapping[str, Any]) -> ConfigChanges | None:
-    """Collect the configuration changes against the baseline, or None without a comparison."""
-    comparison = results.get("comparison") or {}
-    raw = comparison.get("config_changes")
-    if not isinstance(raw, Mapping):
-        return None
-    params = raw.get("params") or {}
-    return ConfigChanges(
-        model=_pair(raw.get("model")),
-        prompt_id=_pair(raw.get("prompt_id")),
-        prompt_diff=diff_lines(raw.get("prompt_diff") or ""),
-        schema_changes=[str(s) for s in raw.get("schema_changes") or []],
-        params=[(str(name), *pair) for name, value in sorted(params.items()) if (pair := _pair(value)) is not None],
-    )
 
 
 def field_rows(results: Mapping[str, Any]) -> list[FieldRow]:
@@ -185,6 +176,8 @@ def field_rows(results: Mapping[str, Any]) -> list[FieldRow]:
     compared = (results.get("comparison") or {}).get("fields") or {}
     base_fields = (results.get("baseline") or {}).get("fields") or {}
     regressed = {r.get("field") for r in results.get("regressions") or []}
+    inconclusive = {v.field for v in inconclusive_views(results)}
+    gate = gate_info(results)
     names = list(current) + [n for n in compared if n not in current]
     rows = []
     for name in names:
@@ -208,6 +201,10 @@ def field_rows(results: Mapping[str, Any]) -> list[FieldRow]:
                 ci_low=_num(cur.get("ci_low")),
                 ci_high=_num(cur.get("ci_high")),
                 regressed=name in regressed,
+                p_value_drop=_num(cmp_.get("p_value_drop")),
+                alpha=gate.alpha,
+                significant_mode=gate.significant_mode,
+                inconclusive=name in inconclusive,
             )
         )
     return rows
@@ -220,6 +217,9 @@ def aggregate_rows(results: Mapping[str, Any]) -> list[FieldRow]:
     comparison = results.get("comparison") or {}
     regressed = {r.get("field") for r in results.get("regressions") or []}
     overall = comparison.get("overall") or {}
+    gate = gate_info(results)
+    judged = {e.get("field"): e for e in [*(results.get("regressions") or []), *(results.get("inconclusive") or [])]}
+    inconclusive = {v.field for v in inconclusive_views(results)}
     rows = []
     for key, label in (("overall", "overall"), ("exact_cases", "exact cases")):
         now = _num(summary.get(key))
@@ -228,6 +228,10 @@ def aggregate_rows(results: Mapping[str, Any]) -> list[FieldRow]:
             base = _num(overall.get("baseline", base))
             now = _num(overall.get("current", now))
         delta = _num(overall.get("delta")) if key == "overall" else None
+        p_two = _num(overall.get("p_value")) if key == "overall" else None
+        p_drop = (
+            _num(overall.get("p_value_drop", (judged.get(key) or {}).get("p_value_drop"))) if key == "overall" else None
+        )
         if delta is None and base is not None and now is not None:
             delta = now - base
         rows.append(
@@ -239,11 +243,15 @@ def aggregate_rows(results: Mapping[str, Any]) -> list[FieldRow]:
                 n=_int(summary.get("cases")),
                 flipped_down=None,
                 flipped_up=None,
-                p_value=None,
+                p_value=p_two,
                 ci_low=None,
                 ci_high=None,
                 regressed=key in regressed,
                 kind="aggregate",
+                p_value_drop=p_drop,
+                alpha=gate.alpha,
+                significant_mode=gate.significant_mode,
+                inconclusive=key in inconclusive,
             )
         )
     return rows
@@ -266,23 +274,37 @@ def case_view(
     views = []
     for name, entry in (case.get("fields") or {}).items():
         flip = flips.get((case_id, name))
-        checks = entry.get("checks") or []
-        failed = tuple(
-            CheckView(str(c.get("check", "")), str(c.get("detail") or ""), _num(c.get("similarity")))
-            for c in checks
-            if not c.get("passed")
+        checks = [
+            CheckView(
+                str(c.get("check", "")), str(c.get("detail") or ""), _num(c.get("similarity")), bool(c.get("passed"))
+            )
+            for c in entry.get("checks") or []
+        ]
+        sims = tuple(c.similarity for c in checks if c.similarity is not None)
+        score = _num(entry.get("score")) or 0.0
+        repeat_scores = entry.get("repeat_scores")
+        passes, count = rate_counts(score, repeat_scores, case.get("repeats"))
+        actuals = entry.get("repeat_actuals")
+        repeats = (
+            tuple(RepeatView(bool(s), fmt.value_text(a)) for s, a in zip(repeat_scores, actuals, strict=False))
+            if isinstance(repeat_scores, list) and isinstance(actuals, list)
+            else ()
         )
-        sims = tuple(s for c in checks if (s := _num(c.get("similarity"))) is not None)
         views.append(
             FieldView(
                 name=name,
-                ok=bool(entry.get("score")),
+                ok=score >= 1,
                 expected=fmt.spec_text(entry.get("expected")),
                 actual=fmt.value_text(entry.get("actual")),
                 baseline_actual=fmt.value_text(flip.get("baseline_actual")) if flip else None,
                 flip=str(flip.get("direction")) if flip else None,
-                failed_checks=failed,
+                failed_checks=tuple(c for c in checks if not c.passed and c.check != "judge"),
                 similarities=sims,
+                score=score,
+                passes=passes,
+                repeat_count=count,
+                repeats=repeats,
+                judge_checks=tuple(c for c in checks if c.check == "judge"),
             )
         )
     error = case.get("error") or None
@@ -310,6 +332,8 @@ def case_view(
         input_tokens=_int(usage.get("input_tokens")),
         output_tokens=_int(usage.get("output_tokens")),
         critical_fields=tuple(critical),
+        repeats=_int(case.get("repeats")) or 1,
+        repeat_errors=_int(case.get("repeat_errors")) or 0,
     )
 
 
@@ -328,7 +352,7 @@ def case_views(results: Mapping[str, Any], images: Mapping[str, str | None]) -> 
 
 
 def verdict_reasons(results: Mapping[str, Any]) -> list[str]:
-    """Explain the verdict in short phrases (regressed fields, critical misses, errors)."""
+    """Explain the verdict in short phrases (regressed fields, inconclusive drops, critical misses, errors)."""
     reasons = []
     for reg in results.get("regressions") or []:
         delta = (_num(reg.get("current")) or 0.0) - (_num(reg.get("baseline")) or 0.0)
@@ -336,6 +360,7 @@ def verdict_reasons(results: Mapping[str, Any]) -> list[str]:
             f"{reg.get('field')} {fmt.pct(reg.get('baseline'))} \u2192 "
             f"{fmt.pct(reg.get('current'))} ({fmt.points(delta)} pts)"
         )
+    reasons.extend(v.sentence() for v in inconclusive_views(results))
     for miss in results.get("critical_misses") or []:
         reasons.append(f"critical miss: {miss.get('case')} ({miss.get('field')})")
     errors = len(results.get("harness_errors") or [])
