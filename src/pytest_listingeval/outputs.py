@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pytest_listingeval.mlflow_log import log_run, mlflow_enabled
 from pytest_listingeval.session import EvalSession
 
 
@@ -78,4 +79,17 @@ def write_outputs(state: EvalSession, outcome: dict[str, Any], step_summary: str
                 append_step_summary(markdown)
     except OSError as exc:
         outcome["harness_errors"].append(f"cannot write outputs: {exc}")
+        outcome["verdict"] = "error"
+    if mlflow_enabled(settings.mlflow):
+        _log_to_mlflow(outcome, [Path(p) for p in written.values()])
+        if outcome.get("mlflow_run_id"):
+            written["MLflow run"] = str(outcome["mlflow_run_id"])
+
+
+def _log_to_mlflow(outcome: dict[str, Any], artifacts: list[Path]) -> None:
+    """Log the run to MLflow; asked for but failing is a harness error, never a silent skip."""
+    try:
+        outcome["mlflow_run_id"] = log_run(outcome, artifacts, enabled=True)
+    except Exception as exc:  # mlflow raises many types (connection, REST, store errors)
+        outcome["harness_errors"].append(f"MLflow logging failed: {exc}")
         outcome["verdict"] = "error"

@@ -116,6 +116,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="model that grades `judge` checks (default: [tool.listingeval] judge_model, else the eval model)",
     )
     group.addoption(
+        "--eval-mlflow",
+        dest="eval_mlflow",
+        action="store_true",
+        default=False,
+        help="log the run to MLflow (also on when MLFLOW_TRACKING_URI is set); needs listingeval[mlflow]",
+    )
+    group.addoption(
         "--eval-no-run-record",
         dest="eval_no_run_record",
         action="store_true",

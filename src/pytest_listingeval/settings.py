@@ -38,6 +38,7 @@ class HarnessSettings:
     runs_dir: Path | None
     repeat: int = 1
     judge_model: str | None = None
+    mlflow: bool = False
     prices: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
@@ -125,5 +126,6 @@ def resolve(config: pytest.Config) -> HarnessSettings:
         runs_dir=None if option.eval_no_run_record else root / str(table.get("runs", "reports/runs")),
         prices=prices if isinstance(prices, dict) else {},
         repeat=repeat,
+        mlflow=bool(option.eval_mlflow),
         judge_model=pick(option.eval_judge_model, "LISTINGEVAL_JUDGE_MODEL", "judge_model", None),
     )
