@@ -48,42 +48,71 @@ def run_record(outcome: dict[str, Any], started_at: datetime) -> dict[str, Any]:
     }
 
 
+def _fail(outcome: dict[str, Any], message: str) -> None:
+    outcome["harness_errors"].append(message)
+    outcome["verdict"] = "error"
+
+
+def _writable(path: Path) -> None:
+    """Create the folder and open the file, so an unwritable path fails before anything is written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8"):
+        pass
+
+
 def write_outputs(state: EvalSession, outcome: dict[str, Any], step_summary: str | None) -> None:
-    """Write every requested output; a write failure becomes a harness error, never silence."""
+    """Write every requested output; any failure becomes a harness error recorded in the JSON, written last."""
     settings = state.settings
     written: dict[str, str] = {}
     outcome["written"] = written
+    for path in (settings.report_path, settings.markdown_path, settings.json_path):
+        if path is not None:
+            try:
+                _writable(path)
+            except OSError as exc:
+                _fail(outcome, f"cannot write {path}: {exc.strerror or exc}")
+    documents: dict[str, tuple[Path, str]] = {}
     try:
-        if settings.runs_dir is not None:
-            record = run_record(outcome, datetime.now(UTC))
-            path = settings.runs_dir / f"{record['run']['id']}.json"
-            _write_text(path, _dump(record))
-            outcome["run_id"] = record["run"]["id"]
-            written["run record"] = str(path)
-        if settings.json_path is not None:
-            _write_text(settings.json_path, _dump(outcome))
-            written["results JSON"] = str(settings.json_path)
         if settings.report_path is not None:
             from pytest_listingeval.report.html import render_html
 
-            _write_text(settings.report_path, render_html(outcome, settings.root))
-            written["HTML report"] = str(settings.report_path)
+            documents["HTML report"] = (settings.report_path, render_html(outcome, settings.root))
         if settings.markdown_path is not None or step_summary:
             from pytest_listingeval.report.markdown import append_step_summary, render_markdown
 
             markdown = render_markdown(outcome, settings.report_url)
             if settings.markdown_path is not None:
-                _write_text(settings.markdown_path, markdown)
-                written["markdown"] = str(settings.markdown_path)
+                documents["markdown"] = (settings.markdown_path, markdown)
             if step_summary:
                 append_step_summary(markdown)
-    except OSError as exc:
-        outcome["harness_errors"].append(f"cannot write outputs: {exc}")
-        outcome["verdict"] = "error"
+    except Exception as exc:  # a rendering bug must not crash the session or pass silently
+        _fail(outcome, f"cannot render the reports: {type(exc).__name__}: {exc}")
+    for label, (path, text) in documents.items():
+        try:
+            _write_text(path, text)
+            written[label] = str(path)
+        except OSError as exc:
+            _fail(outcome, f"cannot write {path}: {exc.strerror or exc}")
+    if settings.runs_dir is not None:
+        try:
+            record = run_record(outcome, datetime.now(UTC))
+            path = settings.runs_dir / f"{record['run']['id']}.json"
+            _write_text(path, _dump(record))
+            outcome["run_id"] = record["run"]["id"]
+            written["run record"] = str(path)
+        except OSError as exc:
+            _fail(outcome, f"cannot write the run record: {exc.strerror or exc}")
     if mlflow_enabled(settings.mlflow):
         _log_to_mlflow(outcome, [Path(p) for p in written.values()])
         if outcome.get("mlflow_run_id"):
             written["MLflow run"] = str(outcome["mlflow_run_id"])
+    if settings.json_path is not None:
+        try:
+            written["results JSON"] = str(settings.json_path)
+            _write_text(settings.json_path, _dump(outcome))
+        except OSError as exc:
+            written.pop("results JSON", None)
+            _fail(outcome, f"cannot write {settings.json_path}: {exc.strerror or exc}")
 
 
 def _log_to_mlflow(outcome: dict[str, Any], artifacts: list[Path]) -> None:
