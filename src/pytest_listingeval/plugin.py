@@ -237,6 +237,11 @@ class ControllerPlugin:
             if sep and path.endswith(_CASE_SUFFIXES) and (root / path).is_relative_to(cases_root):
                 self.state.expected[nodeid] = name
 
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        """A malformed case file is a harness error of the run too, so the JSON and report say so."""
+        if report.failed and report.nodeid.endswith(_CASE_SUFFIXES):
+            self.state.harness_errors.append(str(report.longrepr).strip().splitlines()[-1])
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Keep each case's result; note why a case produced none."""
         data = getattr(report, RESULT_ATTRIBUTE, None)
@@ -253,7 +258,8 @@ class ControllerPlugin:
         state = self.state
         if not state.expected and not state.results and not state.is_eval_run:
             return
-        if exitstatus in (
+        collection_failed = exitstatus == pytest.ExitCode.INTERRUPTED and bool(state.harness_errors)
+        if not collection_failed and exitstatus in (
             pytest.ExitCode.INTERRUPTED,
             pytest.ExitCode.USAGE_ERROR,
             pytest.ExitCode.INTERNAL_ERROR,

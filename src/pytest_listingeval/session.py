@@ -182,6 +182,13 @@ class EvalSession:
         errors: list[str],
     ) -> None:
         assert self.outcome is not None
+        if self.settings.partial_selection:
+            self.outcome["baseline_update"] = (
+                "refused: -k selected only part of the case set, and the baseline must hold every case"
+            )
+            errors.append("--update-baseline needs the whole case set (drop -k)")
+            self.outcome["verdict"] = "error"
+            return
         if errors:
             self.outcome["baseline_update"] = "refused: the run had harness errors"
             return

@@ -39,6 +39,7 @@ class HarnessSettings:
     repeat: int = 1
     judge_model: str | None = None
     mlflow: bool = False
+    partial_selection: bool = False
     prices: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
@@ -127,5 +128,6 @@ def resolve(config: pytest.Config) -> HarnessSettings:
         prices=prices if isinstance(prices, dict) else {},
         repeat=repeat,
         mlflow=bool(option.eval_mlflow),
+        partial_selection=bool(getattr(option, "keyword", "")),
         judge_model=pick(option.eval_judge_model, "LISTINGEVAL_JUDGE_MODEL", "judge_model", None),
     )
