@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import vcr
-from vcr.errors import CannotOverwriteExistingCassetteException
+from vcr.errors import CannotOverwriteExistingCassetteException, UnhandledHTTPRequestError
 
 RECORD_MODES = ("none", "once", "new_episodes", "all", "rewrite")
 SECRET_HEADERS = (
@@ -24,10 +24,17 @@ SECRET_HEADERS = (
     "cookie",
     "set-cookie",
 )
+KEEP_REQUEST_HEADERS = frozenset({"content-type"})
+KEEP_RESPONSE_HEADERS = frozenset(
+    {"content-type", "x-request-id", "openai-processing-ms", "openai-version", "retry-after", "retry-after-ms"}
+)
 _DATA_URL = re.compile(r"data:(?P<mime>[\w.+-]+/[\w.+-]+);base64,(?P<payload>[A-Za-z0-9+/=\s]+)")
 _UNSAFE_PATH_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 
-__all__ = ["CannotOverwriteExistingCassetteException", "cassette_path", "use_cassette"]
+# Both mean "this cassette has no answer for this request" (vcrpy raises either, by code path).
+NoRecordedAnswer = (CannotOverwriteExistingCassetteException, UnhandledHTTPRequestError)
+
+__all__ = ["NoRecordedAnswer", "cassette_path", "use_cassette"]
 
 
 def cassette_path(root: Path, model: str, prompt_id: str, case_id: str, repeat: int = 0) -> Path:
@@ -68,21 +75,69 @@ def canonical_body(body: bytes | str | None) -> bytes | str | None:
     return json.dumps(_hash_images(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def _digest(value: Any) -> str:
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return f"sha256:{hashlib.sha256(canonical.encode()).hexdigest()}"
+
+
+def _shrink(data: Any, as_object: bool = False) -> Any:
+    """Replace the JSON schema (sent, and echoed back by the API) by its hash: it is in every run record.
+
+    In responses the hash stays an object (`{"sha256": ...}`) so the SDK's models still see a dict.
+    """
+    if isinstance(data, dict):
+        text = data.get("text")
+        fmt = text.get("format") if isinstance(text, dict) else None
+        if isinstance(fmt, dict) and isinstance(fmt.get("schema"), dict) and "sha256" not in fmt["schema"]:
+            digest = _digest(fmt["schema"])
+            fmt["schema"] = {"sha256": digest.removeprefix("sha256:")} if as_object else digest
+    return data
+
+
+def stored_body(body: bytes | str | None) -> bytes | str | None:
+    """A request body as stored and matched: canonical JSON, images and schema replaced by hashes."""
+    canonical = canonical_body(body)
+    if not isinstance(canonical, str) or not canonical.startswith("{"):
+        return canonical
+    data = _shrink(json.loads(canonical))
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def _scrub_request(request: Any) -> Any:
-    request.body = canonical_body(request.body)
+    request.body = stored_body(request.body)
+    for name in list(request.headers):
+        if name.lower() not in KEEP_REQUEST_HEADERS:
+            del request.headers[name]
     return request
 
 
 def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:
     headers = response.get("headers", {})
     for name in list(headers):
-        if name.lower() in SECRET_HEADERS:
+        lowered = name.lower()
+        if lowered in SECRET_HEADERS or not (lowered in KEEP_RESPONSE_HEADERS or lowered.startswith("x-ratelimit-")):
             del headers[name]
+    body = response.get("body", {})
+    raw = body.get("string")
+    if raw:
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            return response
+        # The API echoes the instructions and schema; the request already holds them.
+        if (
+            isinstance(data, dict)
+            and isinstance(data.get("instructions"), str)
+            and not data["instructions"].startswith("sha256:")
+        ):
+            data["instructions"] = _digest(data["instructions"])
+        compact = json.dumps(_shrink(data, as_object=True), separators=(",", ":"), ensure_ascii=False)
+        body["string"] = compact.encode() if isinstance(raw, bytes) else compact
     return response
 
 
 def _body_matcher(first: Any, second: Any) -> None:
-    if canonical_body(first.body) != canonical_body(second.body):
+    if stored_body(first.body) != stored_body(second.body):
         raise AssertionError("request bodies differ")
 
 

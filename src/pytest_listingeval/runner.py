@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_listingeval.cases import Case
-from pytest_listingeval.cassettes import CannotOverwriteExistingCassetteException, cassette_path, use_cassette
+from pytest_listingeval.cassettes import NoRecordedAnswer, cassette_path, use_cassette
 from pytest_listingeval.checks import CheckOutcome
 from pytest_listingeval.results import CaseResult, Judge, harness_failure, merge_repeats, score_case
 from pytest_listingeval.settings import HarnessSettings
@@ -72,7 +72,7 @@ def _run_once(
         with use_cassette(path, settings.record_mode):
             result = task.run(case.image, description.model, description.prompt)
             return score_case(case, result, label, judge)
-    except CannotOverwriteExistingCassetteException:
+    except NoRecordedAnswer:
         return harness_failure(
             case,
             case.id,
