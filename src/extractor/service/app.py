@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from extractor.service import api, dashboard, errors
+from extractor.service import api, dashboard, errors, review_api
 from extractor.service.auth import LoginRedirect
 from extractor.service.config import ServiceConfig
 from extractor.service.db import make_engine
@@ -60,4 +60,5 @@ def create_app(config: ServiceConfig, extractor: ExtractorLike | None = None, st
     app.add_exception_handler(Exception, on_crash)
     app.include_router(api.router)
     app.include_router(dashboard.router)
+    app.include_router(review_api.router)
     return app

@@ -14,6 +14,7 @@ from extractor.settings import Settings, load_settings, project_table
 DEFAULT_DB_URL = "sqlite:///listingeval.db"
 DEFAULT_SALT = "listingeval"
 ADMIN_TOKEN_ENV = "LISTINGEVAL_ADMIN_TOKEN"
+DEFAULT_REVIEW_LEASE_S = 600.0
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class ServiceConfig:
     max_upload_bytes: int = 20 * 1024 * 1024
     deadline_s: float = 60.0
     model_workers: int = 64
+    review_lease_s: float = DEFAULT_REVIEW_LEASE_S
     settings: Settings = field(default_factory=Settings)
 
     def variant(self, name: str) -> Variant:
@@ -87,5 +89,6 @@ def load_config(db_url: str | None = None, start: Path | None = None) -> Service
         max_upload_bytes=int(service.get("max_upload_bytes") or settings.max_bytes),
         deadline_s=float(service.get("deadline_s") or settings.timeout_s),
         model_workers=int(service.get("model_workers") or 64),
+        review_lease_s=float(service.get("review_lease_s") or DEFAULT_REVIEW_LEASE_S),
         settings=settings,
     )

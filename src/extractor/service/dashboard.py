@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from importlib import resources
-from typing import Any
-
 import anyio
-import jinja2
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
@@ -15,32 +10,14 @@ from extractor.service import charts
 from extractor.service.auth import require_dashboard
 from extractor.service.diff import FIELDS, normalise
 from extractor.service.errors import ApiError
-from extractor.service.records import STATUSES, LogFilter, as_utc
-from extractor.service.stats import WINDOWS, collect
+from extractor.service.pages import render as _page
+from extractor.service.records import STATUSES, LogFilter
+from extractor.service.review_stats import collect_reviews
+from extractor.service.stats import WINDOWS, collect, window_start
 from extractor.service.store import Store
 
 router = APIRouter(prefix="/dashboard", dependencies=[Depends(require_dashboard)])
 PAGE_SIZE = 50
-_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-}
-_env = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(str(resources.files("extractor.service") / "templates")),
-    autoescape=jinja2.select_autoescape(["html"]),
-    undefined=jinja2.StrictUndefined,
-)
-_env.filters["pct"] = lambda v: "-" if v is None else f"{v:.1%}"
-_env.filters["ms"] = lambda v: "-" if v is None else f"{v:,} ms"
-_env.filters["when"] = lambda v: as_utc(v).strftime("%Y-%m-%d %H:%M:%S UTC")
-_env.filters["pretty"] = lambda v: json.dumps(v, indent=2, ensure_ascii=False)
-
-
-def _page(name: str, **context: Any) -> HTMLResponse:
-    html = _env.get_template(name).render(**context)
-    return HTMLResponse(html, headers=_HEADERS)
 
 
 def _store(request: Request) -> Store:
@@ -56,6 +33,7 @@ async def overview(request: Request, window: str = "24h") -> HTMLResponse:
     names = [v.name for v in request.app.state.config.variants]
     engine = _store(request).engine
     table, since = await anyio.to_thread.run_sync(lambda: collect(engine, window, names))
+    reviewed = await anyio.to_thread.run_sync(lambda: collect_reviews(engine, window_start(window), names))
     panels = [
         {
             "stats": s,
@@ -74,6 +52,7 @@ async def overview(request: Request, window: str = "24h") -> HTMLResponse:
         windows=list(WINDOWS),
         since=since,
         fields=FIELDS,
+        reviews=reviewed,
     )
 
 

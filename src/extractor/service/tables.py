@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -66,4 +67,29 @@ corrections = Table(
     Column("variant", String(100), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_corrections_variant_created_at", "variant", "created_at"),
+)
+
+reviews = Table(
+    "reviews",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("extraction_id", String(32), ForeignKey("extractions.id"), nullable=False),
+    Column("annotator", String(200), nullable=False),
+    Column("variant", String(100), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("fields", JSON, nullable=False),
+    Column("comment", Text),
+    Index("ix_reviews_extraction_id", "extraction_id"),
+    Index("ix_reviews_created_at", "created_at"),
+)
+
+review_leases = Table(
+    "review_leases",
+    metadata,
+    Column("extraction_id", String(32), ForeignKey("extractions.id"), primary_key=True),
+    Column("annotator", String(200), nullable=False),
+    Column("taken_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("skipped", Boolean, nullable=False, default=False),
+    Index("ix_review_leases_annotator", "annotator"),
 )

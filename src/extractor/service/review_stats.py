@@ -1,0 +1,126 @@
+"""Review figures for the dashboard: reviewed share, reviewer-judged accuracy, seller/reviewer agreement."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Engine, select
+
+from extractor.service.diff import FIELDS
+from extractor.service.stats import ROW_CAP
+from extractor.service.tables import extractions, reviews
+from pytest_listingeval.stats import wilson_interval
+
+ALL = "all variants"
+
+
+@dataclass
+class Tally:
+    """Right judgements out of all judgements of one field."""
+
+    correct: int = 0
+    n: int = 0
+
+    @property
+    def accuracy(self) -> float | None:
+        """Share judged right."""
+        return self.correct / self.n if self.n else None
+
+    @property
+    def interval(self) -> tuple[float, float] | None:
+        """95% Wilson interval of the accuracy."""
+        return wilson_interval(self.correct, self.n) if self.n else None
+
+
+@dataclass
+class VariantReviews:
+    """How much of one variant's traffic people reviewed, and what they found."""
+
+    variant: str
+    reviewable: int = 0
+    reviewed: int = 0
+    fields: dict[str, Tally] = field(default_factory=lambda: {f: Tally() for f in FIELDS})
+
+    @property
+    def share(self) -> float | None:
+        """Share of reviewable (ok) extractions with at least one review."""
+        return self.reviewed / self.reviewable if self.reviewable else None
+
+
+@dataclass
+class Agreement:
+    """One field on extractions both published by the seller and reviewed."""
+
+    field: str
+    n: int = 0
+    seller_corrected: int = 0
+    reviewer_wrong: int = 0
+    both: int = 0
+
+    @property
+    def reviewer_given_seller(self) -> float | None:
+        """Of the fields the seller corrected, the share the reviewer also marked wrong."""
+        return self.both / self.seller_corrected if self.seller_corrected else None
+
+    @property
+    def seller_given_reviewer(self) -> float | None:
+        """Of the fields the reviewer marked wrong, the share the seller also corrected."""
+        return self.both / self.reviewer_wrong if self.reviewer_wrong else None
+
+
+@dataclass
+class ReviewStats:
+    """Every review figure of the dashboard for one window."""
+
+    variants: list[VariantReviews]
+    overall: VariantReviews
+    agreement: list[Agreement]
+
+
+def collect_reviews(engine: Engine, since: datetime | None, variants: list[str]) -> ReviewStats:
+    """Review figures over ok extractions created since `since`; each extraction counts its latest review."""
+    rows_query = (
+        select(extractions.c.id, extractions.c.variant, extractions.c.finalized_at, extractions.c.corrected_fields)
+        .where(extractions.c.status == "ok")
+        .order_by(extractions.c.created_at.desc())
+        .limit(ROW_CAP)
+    )
+    reviews_query = (
+        select(reviews.c.extraction_id, reviews.c.fields)
+        .join(extractions, extractions.c.id == reviews.c.extraction_id)
+        .where(extractions.c.status == "ok")
+        .order_by(reviews.c.created_at, reviews.c.id)
+    )
+    if since is not None:
+        rows_query = rows_query.where(extractions.c.created_at >= since)
+        reviews_query = reviews_query.where(extractions.c.created_at >= since)
+    with engine.connect() as conn:
+        rows = conn.execute(rows_query).all()
+        latest = {r.extraction_id: r.fields or {} for r in conn.execute(reviews_query)}
+    table = {name: VariantReviews(name) for name in variants}
+    overall = VariantReviews(ALL)
+    agreement = {name: Agreement(name) for name in FIELDS}
+    for row in rows:
+        stats = table.setdefault(row.variant, VariantReviews(row.variant))
+        judged = latest.get(row.id)
+        for target in (stats, overall):
+            target.reviewable += 1
+            target.reviewed += judged is not None
+        if judged is None:
+            continue
+        corrected = set(row.corrected_fields or [])
+        for name, verdict in judged.items():
+            if name not in FIELDS:
+                continue
+            right = bool(verdict.get("correct"))
+            for target in (stats, overall):
+                target.fields[name].n += 1
+                target.fields[name].correct += right
+            if row.finalized_at is not None:
+                agree = agreement[name]
+                agree.n += 1
+                agree.seller_corrected += name in corrected
+                agree.reviewer_wrong += not right
+                agree.both += name in corrected and not right
+    return ReviewStats(list(table.values()), overall, list(agreement.values()))
