@@ -107,11 +107,14 @@ class ReviewQueue:
             # On PostgreSQL a concurrent UPDATE re-checks this WHERE on the row it waited for,
             # and a concurrent INSERT waits for the other and then does nothing: one winner.
             taken = conn.execute(
-                update(review_leases).where(review_leases.c.extraction_id == extraction_id, free).values(values)
-            ).rowcount
-            if taken == 1:
+                update(review_leases)
+                .where(review_leases.c.extraction_id == extraction_id, free)
+                .values(values)
+                .returning(review_leases.c.extraction_id)
+            ).first()
+            if taken is not None:
                 return True
-            return _insert_ignore(conn, {"extraction_id": extraction_id, **values}) == 1
+            return _insert_ignore(conn, {"extraction_id": extraction_id, **values})
 
     def _candidates(self, annotator: str, strategy: Strategy, include_reviewed: bool, now: datetime) -> list[str]:
         base = _reviewable(annotator, include_reviewed, now)
@@ -156,11 +159,8 @@ def _stratified(conn: Connection, base: Select[Any]) -> list[str]:
             select(extractions.c.variant).where(extractions.c.id.in_(select(pending.c.id))).distinct()
         ).scalars()
     ]
-    reviewed: dict[str, int] = dict(
-        conn.execute(
-            select(reviews.c.variant, func.count(func.distinct(reviews.c.extraction_id))).group_by(reviews.c.variant)
-        ).tuples()
-    )
+    counts = select(reviews.c.variant, func.count(func.distinct(reviews.c.extraction_id))).group_by(reviews.c.variant)
+    reviewed = {str(row[0]): int(row[1]) for row in conn.execute(counts)}
     ordered = sorted(open_variants, key=lambda v: (reviewed.get(v, 0), v))
     found: list[str] = []
     for variant in ordered[:2]:
@@ -169,16 +169,18 @@ def _stratified(conn: Connection, base: Select[Any]) -> list[str]:
     return found
 
 
-def _insert_ignore(conn: Connection, values: dict[str, Any]) -> int:
-    """Insert a lease unless one exists for that extraction; the number of rows inserted."""
+def _insert_ignore(conn: Connection, values: dict[str, Any]) -> bool:
+    """Insert a lease unless one exists for that extraction; whether this call inserted it."""
+    # RETURNING tells reliably whether the row went in (some drivers report rowcount -1 here).
     if conn.dialect.name == "postgresql":
         statement: Any = postgresql.insert(review_leases).values(values).on_conflict_do_nothing()
     elif conn.dialect.name == "sqlite":
         statement = sqlite.insert(review_leases).values(values).on_conflict_do_nothing()
     else:
-        if conn.execute(
-            select(review_leases.c.extraction_id).where(review_leases.c.extraction_id == values["extraction_id"])
-        ).first():
-            return 0
+        exists_now = select(review_leases.c.extraction_id).where(
+            review_leases.c.extraction_id == values["extraction_id"]
+        )
+        if conn.execute(exists_now).first() is not None:
+            return False
         statement = insert(review_leases).values(values)
-    return int(conn.execute(statement).rowcount)
+    return conn.execute(statement.returning(review_leases.c.extraction_id)).first() is not None
