@@ -1,0 +1,156 @@
+"""`listingeval cases promote`: turn reviewed or published production extractions into eval cases."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from extractor.promote import Promoter
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 2
+
+
+class _Refused(Exception):
+    """A problem with the command's input, reported on one line."""
+
+
+def _fail(message: str) -> int:
+    print(f"listingeval: {message}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def _engine(db: str | None) -> Engine:
+    """A read engine on the service database; refuses a missing SQLite file or an unmigrated database."""
+    from sqlalchemy import create_engine, inspect, make_url
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+    from extractor.service.config import load_config
+
+    url = load_config(db).db_url
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise _Refused(f"bad database URL {url!r}: {exc}") from exc
+    shown = parsed.render_as_string(hide_password=True)
+    on_disk = parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:")
+    if on_disk and not Path(parsed.database or "").is_file():
+        raise _Refused(f"no database at {parsed.database} (pass --db URL of the service's database)")
+    try:
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            missing = [t for t in ("extractions", "reviews") if not inspect(conn).has_table(t)]
+    except (SQLAlchemyError, ImportError) as exc:
+        raise _Refused(f"cannot open the database {shown}: {' '.join(str(exc).split())[:300]}") from exc
+    if missing:
+        engine.dispose()
+        raise _Refused(f"the database {shown} has no {', '.join(missing)} table; run: listingeval db upgrade --db URL")
+    return engine
+
+
+def _since(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise _Refused(f"--since {value!r} is not a date (YYYY-MM-DD or an ISO datetime)") from exc
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _record_hint(target: str) -> str:
+    return f"record its cassette: OPENAI_API_KEY=sk-... pytest -m eval --record-mode=once {target}"
+
+
+def _one(promoter: Promoter, args: argparse.Namespace) -> int:
+    from extractor.promote import PromoteError
+
+    try:
+        done = promoter.promote(args.id, args.origin, args.case_id)
+    except PromoteError as exc:
+        return _fail(str(exc))
+    print(done.case_id)
+    print(f"wrote {done.case_path.as_posix()} and {done.image_path.as_posix()}")
+    print(_record_hint(done.case_path.as_posix()))
+    return EXIT_OK
+
+
+def _bulk(promoter: Promoter, args: argparse.Namespace) -> int:
+    from extractor.promote import PromoteError
+
+    counts = {"promoted": 0, "duplicate": 0, "exists": 0, "missing": 0, "invalid": 0}
+    for extraction_id in promoter.reviewed_since(_since(args.since)):
+        try:
+            done = promoter.promote(extraction_id, args.origin)
+        except PromoteError as exc:
+            counts[exc.problem] += 1
+            print(f"skipped {extraction_id[:8]}: {exc}")
+            continue
+        counts["promoted"] += 1
+        print(f"promoted {done.case_id} (extraction {extraction_id})")
+    skipped = sum(counts.values()) - counts["promoted"]
+    print(
+        f"{counts['promoted']} promoted, {skipped} skipped ({counts['duplicate']} duplicate, "
+        f"{counts['exists']} already a case, {counts['missing'] + counts['invalid']} not promotable)"
+    )
+    if counts["promoted"]:
+        print(_record_hint("-k from-production"))
+    return EXIT_OK
+
+
+def cmd_promote(args: argparse.Namespace) -> int:
+    """Promote one extraction (or every reviewed one) to an eval case."""
+    if args.all_reviewed == bool(args.id):
+        return _fail("give one extraction ID, or --all-reviewed")
+    if args.all_reviewed and args.case_id:
+        return _fail("--case-id names one case; it cannot go with --all-reviewed")
+    if args.since and not args.all_reviewed:
+        return _fail("--since goes with --all-reviewed")
+    try:
+        from extractor.promote import Promoter
+    except ImportError as exc:
+        return _fail(f"promote needs the service extra: pip install 'listingeval[service]' ({exc})")
+    try:
+        engine = _engine(args.db)
+        _since(args.since)
+    except _Refused as exc:
+        return _fail(str(exc))
+    try:
+        promoter = Promoter(engine, Path(args.cases_dir))
+        return _bulk(promoter, args) if args.all_reviewed else _one(promoter, args)
+    except _Refused as exc:
+        return _fail(str(exc))
+    finally:
+        engine.dispose()
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `cases promote`."""
+    cases = sub.add_parser("cases", help="eval case maintenance")
+    cases_sub = cases.add_subparsers(dest="cases_command", required=True)
+    promote = cases_sub.add_parser(
+        "promote",
+        help="write an eval case from a reviewed or published production extraction",
+        description="Write cases/<name>.yaml and its image from a stored extraction, with the corrected values "
+        "as expected fields. Refuses an image already in the eval set (same bytes or a near-duplicate).",
+    )
+    promote.add_argument("id", nargs="?", help="extraction id (or a unique prefix of one)")
+    promote.add_argument(
+        "--from",
+        dest="origin",
+        choices=("review", "final"),
+        default="review",
+        help="expected values from the latest review (default) or from the seller's published listing",
+    )
+    promote.add_argument("--case-id", help="case id to write (default production/<first 8 hex of the id>)")
+    promote.add_argument("--db", help="service database URL (default: [tool.listingeval.service] db)")
+    promote.add_argument("--cases-dir", default="cases", help="the eval cases folder (default cases)")
+    promote.add_argument("--all-reviewed", action="store_true", help="promote every reviewed extraction")
+    promote.add_argument("--since", help="with --all-reviewed: only reviews made on or after this date")
+    promote.set_defaults(func=cmd_promote)
