@@ -90,7 +90,7 @@ def _bulk(promoter: Promoter, args: argparse.Namespace) -> int:
             done = promoter.promote(extraction_id, args.origin)
         except PromoteError as exc:
             counts[exc.problem] += 1
-            print(f"skipped {extraction_id[:8]}: {exc}")
+            print(f"skipped: {exc}")
             continue
         counts["promoted"] += 1
         print(f"promoted {done.case_id} (extraction {extraction_id})")

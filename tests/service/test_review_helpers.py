@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import io
+import random
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from PIL import Image, ImageDraw
 
 from extractor.service.diff import corrected_fields
 from extractor.service.records import Finished, Pending, Upload, utcnow
@@ -57,3 +60,39 @@ def seed(
 def clipart(name: str) -> bytes:
     """A real public-domain image from the demo eval set."""
     return (CLIPART / name).read_bytes()
+
+
+def drawing(seed: int, size: int = 160, fmt: str = "PNG") -> bytes:
+    """A picture with structure (random shapes on white), different for each seed."""
+    rng = random.Random(seed)
+    image = Image.new("RGB", (size, size), "white")
+    pen = ImageDraw.Draw(image)
+    for _ in range(6):
+        x0, y0 = rng.randrange(0, size - 40), rng.randrange(0, size - 40)
+        box = (x0, y0, x0 + rng.randrange(20, 40), y0 + rng.randrange(20, 40))
+        colour = (rng.randrange(256), rng.randrange(256), rng.randrange(256))
+        (pen.ellipse if rng.random() < 0.5 else pen.rectangle)(box, fill=colour)
+    out = io.BytesIO()
+    image.save(out, format=fmt)
+    return out.getvalue()
+
+
+def reencoded(data: bytes, scale: float = 0.6, quality: int = 70) -> bytes:
+    """The same picture resized and saved again as JPEG (transparency flattened onto white)."""
+    with Image.open(io.BytesIO(data)) as opened:
+        rgba = opened.convert("RGBA")
+    flat = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba).convert("RGB")
+    resized = flat.resize((max(8, int(flat.width * scale)), max(8, int(flat.height * scale))))
+    out = io.BytesIO()
+    resized.save(out, format="JPEG", quality=quality)
+    return out.getvalue()
+
+
+def database_url(engine: sa.Engine) -> str:
+    """A URL the command line can open on the same database (and PostgreSQL schema) as the engine."""
+    url = engine.url
+    if url.get_backend_name() != "postgresql":
+        return url.render_as_string(hide_password=False)
+    with engine.connect() as conn:
+        schema = conn.execute(sa.text("SELECT current_schema()")).scalar_one()
+    return url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
