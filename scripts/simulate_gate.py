@@ -162,14 +162,10 @@ def exact_rates(scenario: Scenario, cases: int | None = None) -> Rates:
         for m in range(lo, hi + 1):
             weight = math.exp(_log_pmf(m, n, p_disc))
             strict += weight * _upper_tail(m // 2 + 1, m, share_down)
-            needed = max(
-                m // 2 + 1, critical_downs(m, scenario.alpha)
-            )  # significant implies strict
+            needed = max(m // 2 + 1, critical_downs(m, scenario.alpha))  # significant implies strict
             significant += weight * _upper_tail(needed, m, share_down)
         out += [strict, significant]
-    return Rates(
-        strict_null=out[0], significant_null=out[1], strict_drop=out[2], significant_drop=out[3]
-    )
+    return Rates(strict_null=out[0], significant_null=out[1], strict_drop=out[2], significant_drop=out[3])
 
 
 def cases_needed(scenario: Scenario, power: float = TARGET_POWER, limit: int = 5000) -> int | None:
@@ -324,10 +320,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     defaults = (100, 0.85, 0.10, 0.05)
     command = f"python scripts/simulate_gate.py --trials {args.trials} --seed {args.seed}"
     if (args.cases, args.accuracy, args.drop, args.alpha) != defaults:
-        command += (
-            f" --cases {args.cases} --accuracy {args.accuracy} --drop {args.drop}"
-            f" --alpha {args.alpha}"
-        )
+        command += f" --cases {args.cases} --accuracy {args.accuracy} --drop {args.drop} --alpha {args.alpha}"
     text = render(rows, command, args.trials, args.seed)
     print(text, end="")
     if not args.no_write:

@@ -141,9 +141,7 @@ def test_eval_runs_on_model_path_changes_and_by_hand(eval_workflow: dict[Any, An
 
 
 def test_eval_checks_out_full_history(eval_workflow: dict[Any, Any]) -> None:
-    checkouts = [
-        s for s in all_steps(eval_workflow) if s.get("uses", "").startswith("actions/checkout@")
-    ]
+    checkouts = [s for s in all_steps(eval_workflow) if s.get("uses", "").startswith("actions/checkout@")]
     assert checkouts, "eval.yml does not check out the repository"
     for step in checkouts:
         assert step["with"]["fetch-depth"] == 0
@@ -173,11 +171,7 @@ def test_eval_gate_command_and_failure_semantics(eval_workflow: dict[Any, Any]) 
 
 
 def test_eval_uploads_report_even_when_the_gate_fails(eval_workflow: dict[Any, Any]) -> None:
-    uploads = [
-        s
-        for s in all_steps(eval_workflow)
-        if s.get("uses", "").startswith("actions/upload-artifact@")
-    ]
+    uploads = [s for s in all_steps(eval_workflow) if s.get("uses", "").startswith("actions/upload-artifact@")]
     assert len(uploads) == 1
     upload = uploads[0]
     assert upload["if"] == "always()"
@@ -207,9 +201,9 @@ def test_least_privilege_permissions(path: Path) -> None:
     doc = load(path)
     assert "permissions" in doc, f"{path.name} declares no workflow-level permissions"
     top = doc["permissions"]
-    assert top in ({}, "read-all") or (
-        isinstance(top, dict) and set(top.values()) <= {"read", "none"}
-    ), f"{path.name}: workflow-level permissions must be read-only; grant writes per job"
+    assert top in ({}, "read-all") or (isinstance(top, dict) and set(top.values()) <= {"read", "none"}), (
+        f"{path.name}: workflow-level permissions must be read-only; grant writes per job"
+    )
     for name, job in doc["jobs"].items():
         assert "permissions" in job, f"{path.name}: job {name} declares no permissions"
 

@@ -75,8 +75,7 @@ def test_mcnemar_is_accurate_for_thousands_of_pairs() -> None:
     # Bin(6000, .5) tail at 2700 by summing exact log terms independently of the module.
     n, k = 6000, 2700
     log_terms = [
-        math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) - n * math.log(2)
-        for i in range(k + 1)
+        math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) - n * math.log(2) for i in range(k + 1)
     ]
     top = max(log_terms)
     tail = math.exp(top) * sum(math.exp(t - top) for t in log_terms)
@@ -131,9 +130,7 @@ def test_wilson_edges() -> None:
     assert wide[0] < narrow[0] < 0.8 < narrow[1] < wide[1]
 
 
-@pytest.mark.parametrize(
-    ("successes", "n", "confidence"), [(11, 10, 0.95), (-1, 10, 0.95), (1, 2, 1.0)]
-)
+@pytest.mark.parametrize(("successes", "n", "confidence"), [(11, 10, 0.95), (-1, 10, 0.95), (1, 2, 1.0)])
 def test_wilson_rejects_bad_input(successes: int, n: int, confidence: float) -> None:
     with pytest.raises(ValueError):
         wilson_interval(successes, n, confidence)
@@ -328,9 +325,7 @@ def test_simulated_significant_gate_keeps_false_failures_under_alpha() -> None:
     alpha, trials = 0.05, 300
     margin = 3.0 * math.sqrt(alpha * (1.0 - alpha) / trials)
     for flip_rate in (None, 0.05):
-        scenario = sim.Scenario(
-            cases=100, accuracy=0.85, flip_rate=flip_rate, drop=0.10, alpha=alpha
-        )
+        scenario = sim.Scenario(cases=100, accuracy=0.85, flip_rate=flip_rate, drop=0.10, alpha=alpha)
         simulated = sim.simulate(scenario, trials=trials, seed=11)
         exact = sim.exact_rates(scenario)
         assert simulated.significant_null <= alpha + margin
