@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from typing import Any
 
 from extractor.schema import Listing
+from pytest_listingeval.checks import normalise as normalise_text
 
 FIELDS: tuple[str, ...] = tuple(Listing.model_fields)
-_SPACE = re.compile(r"\s+")
 
 
 def normalise(value: Any) -> Any:
@@ -17,8 +15,7 @@ def normalise(value: Any) -> Any:
     if value is None:
         return None
     if isinstance(value, str):
-        folded = _SPACE.sub(" ", unicodedata.normalize("NFKC", value).casefold()).strip()
-        return folded or None
+        return normalise_text(value) or None
     return value
 
 
