@@ -46,7 +46,7 @@ def _children() -> dict[int, list[int]]:
         if not entry.name.isdigit():
             continue
         try:
-            with open(f"/proc/{entry.name}/stat", "rb") as f:
+            with Path(f"/proc/{entry.name}/stat").open("rb") as f:
                 fields = f.read().rsplit(b")", 1)[1].split()
         except OSError:
             continue
@@ -56,7 +56,7 @@ def _children() -> dict[int, list[int]]:
 
 def _rss_bytes(pid: int) -> int:
     try:
-        with open(f"/proc/{pid}/statm", "rb") as f:
+        with Path(f"/proc/{pid}/statm").open("rb") as f:
             return int(f.read().split()[1]) * _PAGE
     except (OSError, IndexError, ValueError):
         return 0

@@ -30,6 +30,7 @@ from typing import Any
 
 from measure import Measured, run
 
+PARSED = "const o = typeof output === 'string' ? JSON.parse(output) : output;"
 NORMALISE = "const n = (s) => String(s ?? '').normalize('NFKC').toLowerCase().trim().replace(/\\s+/g, ' ');"
 
 
@@ -61,7 +62,10 @@ def assertions(expected: dict[str, Any]) -> list[dict[str, Any]]:
     """One `javascript` assertion per expected field, plus `is-json`."""
     out: list[dict[str, Any]] = [{"type": "is-json"}]
     for field, spec in expected.items():
-        body = f"{NORMALISE} const o = JSON.parse(output); return {_js_check(spec, f'o[{json.dumps(field)}]')};"
+        # several lines: promptfoo runs a multi-line value as a function body, one line as an expression
+        # promptfoo hands over a json_schema answer already parsed; `output` may be an object
+        check = _js_check(spec, f"o[{json.dumps(field)}]")
+        body = f"{NORMALISE}\n{PARSED}\nreturn {check};"
         out.append({"type": "javascript", "value": body, "metric": field})
     return out
 
