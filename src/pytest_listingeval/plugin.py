@@ -131,6 +131,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def _writes_html(config: pytest.Config) -> bool:
+    """pytest-html is loaded whenever installed; build its per-case extras only with --html."""
+    return config.pluginmanager.hasplugin("html") and bool(getattr(config.option, "htmlpath", None))
+
+
 def _is_controller(config: pytest.Config) -> bool:
     return not hasattr(config, "workerinput")
 
@@ -211,7 +216,7 @@ def pytest_runtest_makereport(
     if isinstance(item, CaseItem) and call.when == "call" and item.result is not None:
         data = item.result.to_dict()
         setattr(report, RESULT_ATTRIBUTE, data)
-        if item.config.pluginmanager.hasplugin("html"):
+        if _writes_html(item.config):
             from pytest_listingeval.report.pytest_html import case_extras
 
             report.extras = [  # type: ignore[attr-defined]

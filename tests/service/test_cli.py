@@ -52,14 +52,14 @@ def test_serve_starts_migrates_and_answers(tmp_path: Path, fake_openai_env: Fake
     command = [sys.executable, "-m", "extractor.cli", "serve", "--port", str(port), "--log-level", "warning"]
     process = subprocess.Popen(command, cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60
         while True:
             try:
                 health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
                 break
             except httpx.TransportError:
                 assert process.poll() is None, process.stderr.read() if process.stderr else ""
-                assert time.monotonic() < deadline, "serve did not come up in 20 s"
+                assert time.monotonic() < deadline, "serve did not come up in 60 s"
                 time.sleep(0.1)
         assert health.json() == {"status": "ok"}
         metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", headers={"Authorization": "Bearer t0ken"})
