@@ -155,15 +155,24 @@ def make_vcr(record_mode: str) -> vcr.VCR:
     return recorder
 
 
-@contextmanager
-def use_cassette(path: Path, record_mode: str) -> Iterator[None]:
-    """Run the block with HTTP recorded to or replayed from `path`."""
+def prepare_path(path: Path, record_mode: str) -> None:
+    """`rewrite` starts from nothing; recording needs the folder."""
     if record_mode == "rewrite" and path.exists():
         path.unlink()
     if record_mode != "none":
         path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def write_empty_if_missing(path: Path, record_mode: str) -> None:
+    """vcrpy writes nothing for a task that made no HTTP call; an empty cassette lets it replay."""
+    if record_mode != "none" and not path.exists():
+        path.write_text("interactions: []\nversion: 1\n", encoding="utf-8")
+
+
+@contextmanager
+def use_cassette(path: Path, record_mode: str) -> Iterator[None]:
+    """Run the block with HTTP recorded to or replayed from `path`."""
+    prepare_path(path, record_mode)
     with make_vcr(record_mode).use_cassette(str(path)):
         yield
-    if record_mode != "none" and not path.exists():
-        # vcrpy writes nothing for a task that made no HTTP call; an empty cassette lets it replay.
-        path.write_text("interactions: []\nversion: 1\n", encoding="utf-8")
+    write_empty_if_missing(path, record_mode)

@@ -41,6 +41,7 @@ class CaseItem(pytest.Item):
         super().__init__(**kwargs)
         self.case = case
         self.result: CaseResult | None = None
+        self.prefetched: CaseResult | None = None
         self.add_marker(pytest.mark.eval)
         for tag in case.tags:
             if tag.isidentifier():
@@ -49,7 +50,10 @@ class CaseItem(pytest.Item):
     def runtest(self) -> None:
         """Run and score the case; only harness faults fail the item."""
         state = session_of(self.config)
-        self.result = run_case(state.settings, state.task, state.description, self.case)
+        if self.prefetched is not None:
+            self.result = self.prefetched
+        else:
+            self.result = run_case(state.settings, state.task, state.description, self.case)
         if self.result.harness_error:
             raise HarnessError(self.result.harness_error)
 

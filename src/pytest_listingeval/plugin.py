@@ -14,6 +14,7 @@ from pytest_listingeval.gate import GATE_MODES
 from pytest_listingeval.items import RESULT_ATTRIBUTE, CaseFile, CaseItem
 from pytest_listingeval.outputs import write_outputs
 from pytest_listingeval.results import CaseResult
+from pytest_listingeval.runner import run_case
 from pytest_listingeval.session import EvalSession
 from pytest_listingeval.settings import resolve
 from pytest_listingeval.state import SESSION_KEY, session_of
@@ -116,6 +117,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="model that grades `judge` checks (default: [tool.listingeval] judge_model, else the eval model)",
     )
     group.addoption(
+        "--eval-concurrency",
+        dest="eval_concurrency",
+        default=None,
+        type=int,
+        metavar="N",
+        help="run up to N cases at once in threads of one process (for live recording; default 1)",
+    )
+    group.addoption(
         "--eval-mlflow",
         dest="eval_mlflow",
         action="store_true",
@@ -197,6 +206,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         state = session_of(config)
         _ = state.description
         state.check_ready()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> None:
+    """With --eval-concurrency N, run the selected cases N at a time before pytest reports them."""
+    state = session_of(session.config)
+    items = [item for item in session.items if isinstance(item, CaseItem)]
+    if state.settings.concurrency <= 1 or len(items) < 2 or hasattr(session.config, "workerinput"):
+        return
+    if session.config.option.collectonly or session.testsfailed:
+        return
+    from pytest_listingeval.concurrent import ConcurrentCassettes, run_all
+
+    cassettes = ConcurrentCassettes(state.settings.record_mode)
+    settings, task, description = state.settings, state.task, state.description
+
+    def work(item: CaseItem) -> None:
+        item.prefetched = run_case(settings, task, description, item.case, cassettes.use)
+
+    with cassettes.patched():
+        run_all(items, work, settings.concurrency)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -48,13 +50,28 @@ def _judge_for(task: EvalTask, case: Case, model: str) -> Judge | None:
     return run
 
 
-def run_case(settings: HarnessSettings, task: EvalTask, description: TaskDescription, case: Case) -> CaseResult:
+CassetteContext = Callable[[Path, str], AbstractContextManager[None]]
+
+
+def run_case(
+    settings: HarnessSettings,
+    task: EvalTask,
+    description: TaskDescription,
+    case: Case,
+    cassette_context: CassetteContext = use_cassette,
+) -> CaseResult:
     """Run the case once per repeat, each in its own cassette, and merge the repeats."""
-    return merge_repeats([_run_once(settings, task, description, case, r) for r in range(settings.repeat)])
+    runs = [_run_once(settings, task, description, case, r, cassette_context) for r in range(settings.repeat)]
+    return merge_repeats(runs)
 
 
 def _run_once(
-    settings: HarnessSettings, task: EvalTask, description: TaskDescription, case: Case, repeat: int
+    settings: HarnessSettings,
+    task: EvalTask,
+    description: TaskDescription,
+    case: Case,
+    repeat: int,
+    cassette_context: CassetteContext,
 ) -> CaseResult:
     label = image_label(settings, case.image)
     path = cassette_path(settings.cassettes_root, description.model, description.prompt_id, case.id, repeat)
@@ -69,7 +86,7 @@ def _run_once(
         )
     judge = _judge_for(task, case, settings.judge_model or description.model)
     try:
-        with use_cassette(path, settings.record_mode):
+        with cassette_context(path, settings.record_mode):
             result = task.run(case.image, description.model, description.prompt)
             return score_case(case, result, label, judge)
     except NoRecordedAnswer:

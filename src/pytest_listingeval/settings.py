@@ -40,6 +40,7 @@ class HarnessSettings:
     judge_model: str | None = None
     mlflow: bool = False
     partial_selection: bool = False
+    concurrency: int = 1
     prices: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
@@ -103,6 +104,12 @@ def resolve(config: pytest.Config) -> HarnessSettings:
         repeat = int(pick(option.eval_repeat, "LISTINGEVAL_REPEAT", "repeat", 1))
     except (TypeError, ValueError) as exc:
         raise pytest.UsageError(f"--eval-repeat must be a whole number: {exc}") from exc
+    try:
+        concurrency = int(pick(option.eval_concurrency, "LISTINGEVAL_CONCURRENCY", "concurrency", 1))
+    except (TypeError, ValueError) as exc:
+        raise pytest.UsageError(f"--eval-concurrency must be a whole number: {exc}") from exc
+    if concurrency < 1:
+        raise pytest.UsageError(f"--eval-concurrency must be at least 1, got {concurrency}")
     if repeat < 1:
         raise pytest.UsageError(f"--eval-repeat must be at least 1, got {repeat}")
     prices = table.get("prices", {})
@@ -128,6 +135,7 @@ def resolve(config: pytest.Config) -> HarnessSettings:
         prices=prices if isinstance(prices, dict) else {},
         repeat=repeat,
         mlflow=bool(option.eval_mlflow),
+        concurrency=concurrency,
         partial_selection=bool(getattr(option, "keyword", "")),
         judge_model=pick(option.eval_judge_model, "LISTINGEVAL_JUDGE_MODEL", "judge_model", None),
     )
