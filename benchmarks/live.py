@@ -1,4 +1,7 @@
-"""Live recording throughput: N cases against the fake server with a fixed latency, at -n 1/8/16.
+"""Live recording throughput: N cases against the fake server with a fixed latency, at concurrency 1/8/16.
+
+Concurrency comes either from threads in one process (`--eval-concurrency N`, the way to
+record) or from xdist workers (`-n N`), measured side by side.
 
 The fake OpenAI server runs in this process, so the time each request arrived is on the same
 clock as the launch of pytest. That splits a run's wall time into
@@ -31,6 +34,7 @@ class LiveRun:
     """One recording run and how its wall time splits."""
 
     workers: int
+    mode: str
     cases: int
     latency_s: float
     limit_s: float
@@ -67,6 +71,7 @@ def record(
     python: str,
     env: dict[str, str],
     answers: dict[str, Any] | None = None,
+    mode: str = "threads",
 ) -> LiveRun:
     """Record every case of `project` into its (emptied) cassettes dir through a fresh fake server."""
     import shutil
@@ -76,7 +81,7 @@ def record(
         fake.answer_images(answers or {})
         run_env = {**env, "OPENAI_BASE_URL": fake.base_url, "OPENAI_API_KEY": "fake-key-for-benchmarks"}
         cmd = [python, "-m", "pytest", "-m", "eval", "--record-mode=rewrite", "--eval-no-run-record", "-q"]
-        cmd += ["-n", str(workers)]
+        cmd += ["--eval-concurrency", str(workers)] if mode == "threads" else ["-n", str(workers)]
         measured = run(cmd, project, run_env)
         arrivals = sorted(r.received_at for r in fake.requests if r.path.startswith("/v1/responses"))
     if not arrivals:
@@ -85,6 +90,7 @@ def record(
     end = measured.started + measured.wall_s
     return LiveRun(
         workers=workers,
+        mode=mode,
         cases=cases,
         latency_s=latency_s,
         limit_s=round(cases * latency_s / workers, 3),

@@ -79,8 +79,9 @@ def live_runs(root: Path, n_cases: int, workers: list[int], latency_s: float, en
     project = make_project(root, n_cases, with_cassettes=False)
     answers = _demo_answer_table()
     runs = []
-    for n in workers:
-        runs.append(live.record(project.root, n, n_cases, latency_s, PY, env, answers).as_dict())
+    for mode in ("threads", "xdist"):
+        for n in workers:
+            runs.append(live.record(project.root, n, n_cases, latency_s, PY, env, answers, mode).as_dict())
     return {"cases": n_cases, "latency_s": latency_s, "runs": runs, "project": str(project.root)}
 
 
@@ -226,7 +227,7 @@ def peer(
         "cache": peer_promptfoo.dir_bytes(state / "cache"),
     }
     # ours, back to back on the same machine state: record at the same concurrency, then replay
-    ours_live = live.record(live_project, concurrency, n_cases, latency_s, PY, env, answers)
+    ours_live = live.record(live_project, concurrency, n_cases, latency_s, PY, env, answers, "threads")
     replays = {}
     for workers in (0, 2):
         measured = run(_plugin_cmd(workers), live_project, env)
