@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 
 import jinja2
@@ -28,12 +29,19 @@ class Prompt:
 
     def render(self) -> str:
         """The instructions sent to the model."""
-        env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
-        return env.from_string(self.source).render(
-            categories=[c.value for c in Category],
-            colors=[c.value for c in Color],
-            conditions=[c.value for c in Condition],
-        )
+        return _render(self.source)
+
+
+@lru_cache(maxsize=64)
+def _render(source: str) -> str:
+    # Compiling a template costs more than the rest of a replayed case's prompt work; the
+    # output depends only on the source text, so render each source once per process.
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    return env.from_string(source).render(
+        categories=[c.value for c in Category],
+        colors=[c.value for c in Color],
+        conditions=[c.value for c in Condition],
+    )
 
 
 def available_prompts() -> list[str]:
