@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pytest_listingeval.baseline import Baseline
 from pytest_listingeval.results import CaseResult
-from pytest_listingeval.stats import FieldComparison, compare_field, compare_field_rates
+from pytest_listingeval.stats import FieldComparison, clustered_drop_p_value, compare_field, compare_field_rates
 
 GATE_MODES = ("strict", "significant")
 OVERALL = "overall"
@@ -60,6 +60,25 @@ def _field_row(result: FieldComparison) -> dict[str, Any]:
         "p_value": round(result.p_value, 6),
         "p_value_drop": round(result.p_value_drop, 6),
     }
+
+
+def _overall(before: dict[str, float], now: dict[str, float], tolerance: float, alpha: float) -> FieldComparison:
+    """Micro accuracy over (case, field) pairs; its significance resamples whole cases, not pairs."""
+    pooled = _compare(before, now, tolerance, alpha)
+    by_case: dict[str, tuple[list[float], list[float]]] = {}
+    for key, value in before.items():
+        case_id = key.rsplit("::", 1)[0]
+        by_case.setdefault(case_id, ([], []))[0].append(value)
+        by_case[case_id][1].append(now[key])
+    p_drop = clustered_drop_p_value([b for b, _ in by_case.values()], [c for _, c in by_case.values()])
+    significant = pooled.strict_regression and p_drop < alpha
+    return replace(
+        pooled,
+        p_value=min(1.0, 2 * p_drop),
+        p_value_drop=p_drop,
+        significant_regression=significant,
+        inconclusive=pooled.strict_regression and not significant,
+    )
 
 
 def config_changes(baseline_config: dict[str, Any], current_config: dict[str, Any]) -> dict[str, Any]:
@@ -149,7 +168,7 @@ def compare(
     overall_rows: dict[str, dict[str, Any]] = {}
     _judge(
         OVERALL,
-        _compare(pairs_before, pairs_now, tolerance, alpha),
+        _overall(pairs_before, pairs_now, tolerance, alpha),
         mode,
         overall_rows,
         regressions,

@@ -132,3 +132,17 @@ def test_rate_scores_gate_with_a_paired_bootstrap(tmp_path: Path) -> None:
     assert dropped.significant_regression
     same = compare_field_rates(base, dict(base), tolerance=0.0, alpha=0.05)
     assert not same.strict_regression and same.p_value_drop > 0.5
+
+
+def test_overall_significance_resamples_cases_not_pairs() -> None:
+    from pytest_listingeval.stats import clustered_drop_p_value, mcnemar_one_sided
+
+    # 40 cases x 6 fields; 3 cases lose every field: 18 pairs flip, but only 3 cases moved.
+    before = [[1.0] * 6 for _ in range(40)]
+    after = [[0.0] * 6 if i < 3 else [1.0] * 6 for i in range(40)]
+    pooled = mcnemar_one_sided(18, 0)
+    clustered = clustered_drop_p_value(before, after)
+    assert pooled < 1e-4
+    assert clustered > 100 * pooled
+    assert clustered_drop_p_value(before, before) > 0.5
+    assert clustered_drop_p_value(before, after) == clustered  # seeded: the same figure every run
