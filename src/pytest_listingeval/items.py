@@ -43,9 +43,7 @@ class CaseItem(pytest.Item):
         self.result: CaseResult | None = None
         self.prefetched: CaseResult | None = None
         self.add_marker(pytest.mark.eval)
-        for tag in case.tags:
-            if tag.isidentifier():
-                self.extra_keyword_matches.add(tag)
+        self.extra_keyword_matches.update(case.tags)
 
     def runtest(self) -> None:
         """Run and score the case; only harness faults fail the item."""
