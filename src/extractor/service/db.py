@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 WRITE_OPTION = "listingeval_write"
@@ -41,6 +43,15 @@ def _sqlite_begin(connection: Any) -> None:
     # (the busy timeout does not apply to a lock upgrade); IMMEDIATE waits instead.
     immediate = connection.get_execution_options().get(WRITE_OPTION, False)
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """One write transaction (on SQLite: BEGIN IMMEDIATE, so the lock is taken up front)."""
+    with engine.connect() as conn:
+        conn.execution_options(**{WRITE_OPTION: True})
+        with conn.begin():
+            yield conn
 
 
 def alembic_config(url: str) -> Config:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, Literal, get_args
 
@@ -25,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from extractor.service.db import WRITE_OPTION
+from extractor.service.db import write_transaction
 from extractor.service.records import utcnow
 from extractor.service.tables import corrections, extractions, review_leases, reviews
 
@@ -42,13 +40,6 @@ class ReviewQueue:
     def __init__(self, engine: Engine, lease_s: float):
         self.engine = engine
         self.lease = timedelta(seconds=lease_s)
-
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
-            conn.execution_options(**{WRITE_OPTION: True})
-            with conn.begin():
-                yield conn
 
     def next(
         self,
@@ -89,7 +80,7 @@ class ReviewQueue:
 
     def skip(self, extraction_id: str, annotator: str) -> None:
         """Pass on an item: others may take it at once; this annotator gets it back after the lease expires."""
-        with self._write() as conn:
+        with write_transaction(self.engine) as conn:
             conn.execute(
                 update(review_leases)
                 .where(review_leases.c.extraction_id == extraction_id, review_leases.c.annotator == annotator)
@@ -103,7 +94,7 @@ class ReviewQueue:
             review_leases.c.expires_at <= now,
             and_(review_leases.c.skipped == true(), review_leases.c.annotator != annotator),
         )
-        with self._write() as conn:
+        with write_transaction(self.engine) as conn:
             # On PostgreSQL a concurrent UPDATE re-checks this WHERE on the row it waited for,
             # and a concurrent INSERT waits for the other and then does nothing: one winner.
             taken = conn.execute(

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, delete, insert, select
 
-from extractor.service.db import WRITE_OPTION
+from extractor.service.db import write_transaction
 from extractor.service.records import as_utc, utcnow
 from extractor.service.tables import review_leases, reviews
 
@@ -80,25 +80,23 @@ class ReviewStore:
         """Store a review and release the annotator's lease on the extraction."""
         review = Review(uuid.uuid4().hex, extraction_id, annotator, variant, utcnow(), fields, comment)
         stored = {name: {"correct": v.correct, "value": v.value} for name, v in fields.items()}
-        with self.engine.connect() as conn:
-            conn.execution_options(**{WRITE_OPTION: True})
-            with conn.begin():
-                conn.execute(
-                    insert(reviews).values(
-                        id=review.id,
-                        extraction_id=extraction_id,
-                        annotator=annotator,
-                        variant=variant,
-                        created_at=review.created_at,
-                        fields=stored,
-                        comment=comment,
-                    )
+        with write_transaction(self.engine) as conn:
+            conn.execute(
+                insert(reviews).values(
+                    id=review.id,
+                    extraction_id=extraction_id,
+                    annotator=annotator,
+                    variant=variant,
+                    created_at=review.created_at,
+                    fields=stored,
+                    comment=comment,
                 )
-                conn.execute(
-                    delete(review_leases).where(
-                        and_(review_leases.c.extraction_id == extraction_id, review_leases.c.annotator == annotator)
-                    )
+            )
+            conn.execute(
+                delete(review_leases).where(
+                    and_(review_leases.c.extraction_id == extraction_id, review_leases.c.annotator == annotator)
                 )
+            )
         return review
 
     def latest(self, extraction_id: str) -> Review | None:

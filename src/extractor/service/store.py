@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from extractor.service.db import WRITE_OPTION
+from extractor.service.db import write_transaction
 from extractor.service.records import Finished, LogFilter, Pending, Rating, Row, utcnow
 from extractor.service.tables import corrections, extractions, images
 
@@ -20,13 +18,6 @@ class Store:
     def __init__(self, engine: Engine):
         self.engine = engine
 
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
-            conn.execution_options(**{WRITE_OPTION: True})
-            with conn.begin():
-                yield conn
-
     def ping(self) -> None:
         """Raise when the database cannot answer a trivial query."""
         with self.engine.connect() as conn:
@@ -35,7 +26,7 @@ class Store:
     def start(self, pending: Pending) -> None:
         """Store the image (once per sha256) and a `pending` row before the model is called."""
         upload = pending.upload
-        with self._write() as conn:
+        with write_transaction(self.engine) as conn:
             _insert_ignore(
                 conn,
                 {
@@ -76,12 +67,12 @@ class Store:
             values["model"] = done.model
         if done.prompt_id:
             values["prompt_id"] = done.prompt_id
-        with self._write() as conn:
+        with write_transaction(self.engine) as conn:
             conn.execute(update(extractions).where(extractions.c.id == extraction_id).values(values))
 
     def rate(self, extraction_id: str, rating: Rating, comment: str | None) -> str | None:
         """Store a thumb (the latest one wins); the row's variant, or None for an unknown id."""
-        with self._write() as conn:
+        with write_transaction(self.engine) as conn:
             variant = conn.execute(
                 update(extractions)
                 .where(extractions.c.id == extraction_id)
@@ -101,7 +92,7 @@ class Store:
     def finalize(self, extraction_id: str, variant: str, final: dict[str, Any], corrected: list[str]) -> None:
         """Store the published listing and replace the row's per-field corrections."""
         now = utcnow()
-        with self._write() as conn:
+        with write_transaction(self.engine) as conn:
             conn.execute(
                 update(extractions)
                 .where(extractions.c.id == extraction_id)
