@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_listingeval.mlflow_log import log_run, mlflow_enabled
+from pytest_listingeval.runs import index_record
 from pytest_listingeval.session import EvalSession
 
 
@@ -98,6 +99,7 @@ def write_outputs(state: EvalSession, outcome: dict[str, Any], step_summary: str
             record = run_record(outcome, datetime.now(UTC))
             path = settings.runs_dir / f"{record['run']['id']}.json"
             _write_text(path, _dump(record))
+            index_record(path, record)
             outcome["run_id"] = record["run"]["id"]
             written["run record"] = str(path)
         except OSError as exc:

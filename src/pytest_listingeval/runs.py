@@ -204,6 +204,16 @@ def scan_runs(runs_dir: Path, warn: Warn) -> list[RunSummary]:
     return sorted(runs, key=lambda r: (r.time, r.id), reverse=True)
 
 
+def index_record(path: Path, record: dict[str, Any]) -> None:
+    """Add a just-written run record to its folder's index, so listing never has to parse it."""
+    try:
+        stat = path.stat()
+        entry = _Entry(path.name, stat.st_mtime_ns, stat.st_size, summarize(record, path.name), None)
+        _append(path.parent / INDEX_NAME, [entry])
+    except (OSError, NotARunRecord):
+        pass  # the index is only a cache: the next listing reads the record itself
+
+
 def _load_entry(path: Path, name: str, mtime_ns: int, size: int) -> _Entry:
     try:
         return _Entry(name, mtime_ns, size, summarize(read_record(path), name), None)
