@@ -12,7 +12,10 @@ from pytest_listingeval.results import CaseResult
 from pytest_listingeval.runner import run_case
 from pytest_listingeval.state import session_of
 
+# The scored case travels on its report as JSON text (one string is far cheaper for xdist's
+# execnet to ship than a nested dict), with the mismatch flag beside it for the status letter.
 RESULT_ATTRIBUTE = "listingeval_case"
+MISMATCH_ATTRIBUTE = "listingeval_mismatch"
 
 
 class HarnessError(Exception):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Generator
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 
 from pytest_listingeval.gate import GATE_MODES
-from pytest_listingeval.items import RESULT_ATTRIBUTE, CaseFile, CaseItem
+from pytest_listingeval.items import MISMATCH_ATTRIBUTE, RESULT_ATTRIBUTE, CaseFile, CaseItem
 from pytest_listingeval.outputs import write_outputs
 from pytest_listingeval.results import CaseResult
 from pytest_listingeval.runner import run_case
@@ -245,7 +246,8 @@ def pytest_runtest_makereport(
     report = yield
     if isinstance(item, CaseItem) and call.when == "call" and item.result is not None:
         data = item.result.to_dict()
-        setattr(report, RESULT_ATTRIBUTE, data)
+        setattr(report, RESULT_ATTRIBUTE, json.dumps(data, ensure_ascii=False))
+        setattr(report, MISMATCH_ATTRIBUTE, bool(item.result.mismatched_fields))
         if _writes_html(item.config):
             from pytest_listingeval.report.pytest_html import case_extras
 
@@ -281,7 +283,7 @@ class ControllerPlugin:
         """Keep each case's result; note why a case produced none."""
         data = getattr(report, RESULT_ATTRIBUTE, None)
         if data is not None:
-            result = CaseResult.from_dict(data)
+            result = CaseResult.from_dict(json.loads(data))
             self.state.results[result.id] = result
         elif report.failed and report.nodeid in self.state.expected:
             lines = report.longreprtext.strip().splitlines()
@@ -315,9 +317,6 @@ class ControllerPlugin:
 
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, Any] | None:
     """A case whose fields do not all match shows as M / MISMATCH without failing."""
-    data = getattr(report, RESULT_ATTRIBUTE, None)
-    if data is None or report.when != "call" or not report.passed:
-        return None
-    if any(f["score"] == 0 for f in data["fields"].values()):
+    if report.when == "call" and report.passed and getattr(report, MISMATCH_ATTRIBUTE, False):
         return "mismatch", "M", ("MISMATCH", {"yellow": True})
     return None
