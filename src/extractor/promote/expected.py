@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Any
 
 from extractor.schema import Color, Condition
+from pytest_listingeval.checks import normalise
 
 TITLE_MIN_SIMILARITY = 0.6
 DESCRIPTION_MIN_SIMILARITY = 0.5
@@ -22,15 +22,11 @@ _FIELD_WORDS = frozenset(c.value for c in Color) | frozenset(c.value for c in Co
 _PLAIN = ("category", "color", "brand", "condition")
 
 
-def _fold(text: str) -> str:
-    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
-
-
 def key_words(title: str, description: str) -> list[str]:
     """Title words naming the item (no stop words, colours or conditions) that the description also uses."""
-    body = _fold(description)
+    body = normalise(description)
     found: list[str] = []
-    for word in _WORD.findall(_fold(title)):
+    for word in _WORD.findall(normalise(title)):
         if word in _STOP or word in _FIELD_WORDS or word in found or word not in body:
             continue
         found.append(word)
