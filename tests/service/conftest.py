@@ -23,7 +23,7 @@ from extractor.service.config import ServiceConfig, Variant
 from extractor.service.db import make_engine, upgrade
 from extractor.service.runner import ExtractorLike
 from extractor.service.store import Store
-from extractor.service.tables import corrections, extractions, images
+from extractor.service.tables import corrections, extractions, images, review_leases, reviews
 from extractor.settings import Settings
 from tests.fakes.server import FakeOpenAI
 from tests.fakes.shapes import DEFAULT_LISTING
@@ -81,9 +81,9 @@ def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 @pytest.fixture
 def store(engine: sa.Engine) -> Store:
-    """A store on an empty database."""
+    """A store on an empty database (children before the extractions they refer to)."""
     with engine.begin() as conn:
-        for table in (corrections, extractions, images):
+        for table in (review_leases, reviews, corrections, extractions, images):
             conn.execute(table.delete())
     return Store(engine)
 

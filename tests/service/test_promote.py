@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from extractor.service.store import Store
 from pytest_listingeval.cases import load_case
 from pytest_listingeval.checks import run_checks
 from tests.fakes.shapes import DEFAULT_LISTING
-from tests.service.test_review_helpers import CLIPART, clear_reviews, database_url, drawing, reencoded, seed
+from tests.service.test_review_helpers import CLIPART, database_url, drawing, reencoded, seed
 
 pytestmark = pytest.mark.service
 
@@ -31,14 +30,6 @@ TEAPOT = {
     "brand": None,
     "condition": "like_new",
 }
-
-
-@pytest.fixture(autouse=True)
-def _no_reviews_left(engine: sa.Engine) -> Iterator[None]:
-    """Other tests delete extractions, which reviews refer to: leave no review behind."""
-    clear_reviews(engine)
-    yield
-    clear_reviews(engine)
 
 
 @pytest.fixture

@@ -5,16 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import pytest
-import sqlalchemy as sa
 
 from extractor.service.store import Store
 from tests.fakes.server import FakeOpenAI
 from tests.fakes.shapes import DEFAULT_LISTING
 from tests.service.test_promote import TEAPOT, _reviewed
-from tests.service.test_review_helpers import clear_reviews, database_url, drawing
+from tests.service.test_review_helpers import database_url, drawing
 
 pytestmark = pytest.mark.service
 
@@ -27,14 +25,6 @@ prompt = "default"
 [tool.pytest.ini_options]
 markers = ["eval: eval cases"]
 """
-
-
-@pytest.fixture(autouse=True)
-def _no_reviews_left(engine: sa.Engine) -> Iterator[None]:
-    """Other tests delete extractions, which reviews refer to: leave no review behind."""
-    clear_reviews(engine)
-    yield
-    clear_reviews(engine)
 
 
 def test_promoted_case_is_collected_recorded_and_scored_against_the_review(

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from extractor.service.review_queue import ReviewQueue
@@ -15,17 +13,9 @@ from extractor.service.review_store import ReviewStore
 from extractor.service.store import Store
 from tests.fakes.shapes import DEFAULT_LISTING
 from tests.service.conftest import ADMIN_TOKEN, AUTH, ClientFactory, StubExtractor
-from tests.service.test_review_helpers import clear_reviews, seed
+from tests.service.test_review_helpers import seed
 
 pytestmark = pytest.mark.service
-
-
-@pytest.fixture(autouse=True)
-def _no_reviews_left(engine: sa.Engine) -> Iterator[None]:
-    """Other tests delete extractions, which reviews refer to: leave no review behind."""
-    clear_reviews(engine)
-    yield
-    clear_reviews(engine)
 
 
 @pytest.fixture

@@ -16,19 +16,11 @@ from PIL import Image, ImageDraw
 from extractor.service.diff import corrected_fields
 from extractor.service.records import Finished, Pending, Upload, utcnow
 from extractor.service.store import Store
-from extractor.service.tables import review_leases, reviews
 from extractor.service.uploads import sniff
 from tests.fakes.shapes import DEFAULT_LISTING
 from tests.service.conftest import png
 
 CLIPART = Path(__file__).resolve().parents[2] / "cases" / "images"
-
-
-def clear_reviews(engine: sa.Engine) -> None:
-    """Empty the review tables (the shared `store` fixture only knows the older ones)."""
-    with engine.begin() as conn:
-        conn.execute(review_leases.delete())
-        conn.execute(reviews.delete())
 
 
 def seed(

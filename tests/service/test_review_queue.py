@@ -5,12 +5,10 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
 
 import httpx
 import pytest
-import sqlalchemy as sa
 
 from extractor.service.app import create_app
 from extractor.service.records import utcnow
@@ -19,17 +17,9 @@ from extractor.service.review_store import ReviewStore, Verdict
 from extractor.service.store import Store
 from tests.fakes.shapes import DEFAULT_LISTING
 from tests.service.conftest import AUTH, StubExtractor, make_config, png
-from tests.service.test_review_helpers import clear_reviews, seed
+from tests.service.test_review_helpers import seed
 
 pytestmark = pytest.mark.service
-
-
-@pytest.fixture(autouse=True)
-def _no_reviews_left(engine: sa.Engine) -> Iterator[None]:
-    """Other tests delete extractions, which reviews refer to: leave no review behind."""
-    clear_reviews(engine)
-    yield
-    clear_reviews(engine)
 
 
 def _review(store: Store, extraction_id: str, annotator: str = "someone", variant: str = "control") -> None:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 
 import pytest
-import sqlalchemy as sa
 
 from extractor.service.config import Variant
 from extractor.service.review_store import ReviewStore, Verdict
@@ -15,17 +13,9 @@ from extractor.service.store import Store
 from pytest_listingeval.stats import wilson_interval
 from tests.fakes.shapes import DEFAULT_LISTING
 from tests.service.conftest import AUTH, ClientFactory, StubExtractor
-from tests.service.test_review_helpers import clear_reviews, seed
+from tests.service.test_review_helpers import seed
 
 pytestmark = pytest.mark.service
-
-
-@pytest.fixture(autouse=True)
-def _no_reviews_left(engine: sa.Engine) -> Iterator[None]:
-    """Other tests delete extractions, which reviews refer to: leave no review behind."""
-    clear_reviews(engine)
-    yield
-    clear_reviews(engine)
 
 
 def _table(html: str, table_id: str) -> dict[str, list[str]]:
