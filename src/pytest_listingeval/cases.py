@@ -1,7 +1,10 @@
-"""Case files (DESIGN section 4): load, validate against the output model, name by path."""
+"""Case files: load, validate against the output model, name by path."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -11,6 +14,7 @@ import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from pytest_listingeval.checks import Check, CheckSpecError, parse_spec
+from pytest_listingeval.plain import jsonable
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif"})
 _CASE_KEYS = frozenset({"image", "expected", "critical", "tags", "notes", "source"})
@@ -34,6 +38,18 @@ class Case:
     critical: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     notes: str = ""
+    expectations: str = ""
+
+
+def expectations_hash(expected: Mapping[str, Any], critical: Sequence[str]) -> str:
+    """sha256 of what a case asks for (`expected` and `critical`): it changes on every relabel."""
+    canonical = json.dumps(
+        {"expected": jsonable(dict(expected)), "critical": sorted(critical)},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def case_id(path: Path, cases_root: Path) -> str:
@@ -65,15 +81,18 @@ def load_case(path: Path, cases_root: Path, output_model: type[BaseModel]) -> Ca
     if missing:
         raise CaseError(f"{where}: critical field(s) {missing} are not in 'expected'")
     notes = data.get("notes") or ""
+    # Specs travel as JSON (xdist, results, baseline): keep them in that form from the start.
+    plain_expected = jsonable(expected)
     return Case(
         id=case_id(path, cases_root),
         path=path,
         image=image,
-        expected=expected,
+        expected=plain_expected,
         checks=checks,
         critical=tuple(critical),
         tags=tuple(_string_list(data.get("tags"), "tags", where)),
         notes=str(notes),
+        expectations=expectations_hash(plain_expected, critical),
     )
 
 

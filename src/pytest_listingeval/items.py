@@ -16,6 +16,7 @@ from pytest_listingeval.state import session_of
 # execnet to ship than a nested dict), with the mismatch flag beside it for the status letter.
 RESULT_ATTRIBUTE = "listingeval_case"
 MISMATCH_ATTRIBUTE = "listingeval_mismatch"
+NO_CASES_NAME = "no-eval-case"
 
 
 class HarnessError(Exception):
@@ -67,3 +68,28 @@ class CaseItem(pytest.Item):
     def reportinfo(self) -> tuple[Any, int | None, str]:
         """Location shown by pytest."""
         return self.path, None, f"eval case {self.case.id}"
+
+
+class NoCasesItem(pytest.Item):
+    """Stands for an empty case set: selected by `-m eval` like a case, it fails saying where it looked.
+
+    Whether the run asked for eval cases is then decided by pytest's own selection (-m, -k),
+    not by reading the options.
+    """
+
+    def __init__(self, *, message: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.message = message
+        self.add_marker(pytest.mark.eval)
+
+    def runtest(self) -> None:
+        """Fail: there is no case to evaluate."""
+        raise HarnessError(self.message)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        """One line: where the harness looked and what to add."""
+        return self.message
+
+    def reportinfo(self) -> tuple[Any, int | None, str]:
+        """Location shown by pytest."""
+        return self.path, None, "eval case set"

@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
-import json
-import os
-import re
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pytest_listingeval.gate import GATE_MODES
-from pytest_listingeval.items import MISMATCH_ATTRIBUTE, RESULT_ATTRIBUTE, CaseFile, CaseItem
-from pytest_listingeval.outputs import write_outputs
+from pytest_listingeval.coverage import CASE_SUFFIXES
+from pytest_listingeval.documents import incomplete_text, write_text_atomically
+from pytest_listingeval.finish import Finished, finish
+from pytest_listingeval.items import (
+    MISMATCH_ATTRIBUTE,
+    NO_CASES_NAME,
+    RESULT_ATTRIBUTE,
+    CaseFile,
+    CaseItem,
+    NoCasesItem,
+)
+from pytest_listingeval.outcome import GATE_MODES
 from pytest_listingeval.results import CaseResult
-from pytest_listingeval.runner import run_case
+from pytest_listingeval.runner import image_label, run_case
 from pytest_listingeval.session import EvalSession
 from pytest_listingeval.settings import resolve
 from pytest_listingeval.state import SESSION_KEY, session_of
 from pytest_listingeval.terminal import write_summary
-
-_CASE_SUFFIXES = (".yaml", ".yml")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -74,6 +78,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         type=float,
         help="significance level of the significant gate (default 0.05)",
+    )
+    group.addoption(
+        "--eval-allow-subset",
+        dest="eval_allow_subset",
+        action="store_true",
+        default=False,
+        help="gate on the cases that ran even when the run left out part of the case set (reported as partial)",
+    )
+    group.addoption(
+        "--eval-min-shared",
+        dest="eval_min_shared",
+        default=None,
+        type=int,
+        metavar="N",
+        help="fail when the baseline shares fewer than N scored cases with the run (default 1)",
     )
     group.addoption(
         "--eval-json",
@@ -150,37 +169,24 @@ def _is_controller(config: pytest.Config) -> bool:
     return not hasattr(config, "workerinput")
 
 
-def _asks_for_eval(config: pytest.Config) -> bool:
-    option = config.option
-    markexpr = getattr(option, "markexpr", "") or ""
-    wants_marker = re.search(r"(?<!not )\beval\b", markexpr) is not None
-    flags = (
-        option.eval_baseline,
-        option.eval_update_baseline,
-        option.eval_json,
-        option.eval_report,
-        option.eval_markdown,
-    )
-    return wants_marker or any(flags)
-
-
 def pytest_configure(config: pytest.Config) -> None:
     """Register the `eval` marker, create the session state, hook up pytest-html extras."""
     # Cases carry `eval`; a project that never declared it must still run under --strict-markers.
     config.addinivalue_line("markers", "eval: an evaluation case from the cases folder, scored per field")
-    config.stash[SESSION_KEY] = EvalSession(settings=resolve(config), is_eval_run=_asks_for_eval(config))
+    config.stash[SESSION_KEY] = EvalSession(settings=resolve(config))
     if not _is_controller(config):
         return
-    config.pluginmanager.register(ControllerPlugin(config), "listingeval-controller")
+    controller = ControllerPlugin(config)
+    config.pluginmanager.register(controller, "listingeval-controller")
     if config.pluginmanager.hasplugin("html"):
         from pytest_listingeval.report.pytest_html import PytestHtmlEvalExtras
 
-        config.pluginmanager.register(PytestHtmlEvalExtras(lambda: session_of(config).outcome), "listingeval-html")
+        config.pluginmanager.register(PytestHtmlEvalExtras(lambda: controller.outcome), "listingeval-html")
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> CaseFile | None:
     """Every YAML file under the cases folder is a case."""
-    if file_path.suffix not in _CASE_SUFFIXES:
+    if file_path.suffix not in CASE_SUFFIXES:
         return None
     cases_root = session_of(parent.config).settings.cases_root
     if not file_path.is_relative_to(cases_root):
@@ -191,6 +197,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> CaseFile |
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
     """`pytest -m eval` on the default testpaths collects only the cases folder (no test modules to import)."""
+    # A speed-up only: what counts as an eval run is decided from the selected items.
     if config.args_source != pytest.Config.ArgsSource.TESTPATHS:
         return None
     if (getattr(config.option, "markexpr", "") or "").strip() != "eval":
@@ -201,10 +208,43 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     return True
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Before any case runs: the model and prompt exist, and recording has what it needs."""
-    if any(isinstance(item, CaseItem) for item in items):
-        state = session_of(config)
+def _covers_cases_folder(session: pytest.Session) -> bool:
+    """True when the paths pytest collected include the whole cases folder."""
+    cases_root = session_of(session.config).settings.cases_root
+    here = session.config.invocation_params.dir
+    for arg in session.config.args:
+        path = (here / arg.split("::", 1)[0]).resolve()
+        if cases_root.resolve().is_relative_to(path):
+            return True
+    return False
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """An empty case set gets a stand-in item, so pytest's -m/-k decide whether eval was asked for."""
+    state = session_of(config)
+    if not state.settings.task or any(isinstance(item, CaseItem) for item in items):
+        return
+    if not _covers_cases_folder(session):
+        return
+    folder = image_label(state.settings, state.settings.cases_root)
+    message = (
+        f"no eval case was collected: looked for *.yaml case files in {folder}/ "
+        "(add cases there or set [tool.listingeval] cases)"
+    )
+    items.append(
+        NoCasesItem.from_parent(session, name=NO_CASES_NAME, nodeid=f"{folder}::{NO_CASES_NAME}", message=message)
+    )
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """After selection: the model and prompt exist, recording has what it needs; remember the selected cases."""
+    state = session_of(session.config)
+    cases = [item for item in session.items if isinstance(item, CaseItem)]
+    for item in cases:
+        state.selected[item.nodeid] = item.case.id
+    if cases:
         _ = state.description
         state.check_ready()
 
@@ -230,14 +270,6 @@ def pytest_runtestloop(session: pytest.Session) -> None:
         run_all(items, work, settings.concurrency)
 
 
-def pytest_collection_finish(session: pytest.Session) -> None:
-    """Remember which cases must report a result (serial runs)."""
-    state = session_of(session.config)
-    for item in session.items:
-        if isinstance(item, CaseItem):
-            state.expected[item.nodeid] = item.case.id
-
-
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
@@ -245,74 +277,94 @@ def pytest_runtest_makereport(
     """Attach the scored case to its report so it survives xdist."""
     report = yield
     if isinstance(item, CaseItem) and call.when == "call" and item.result is not None:
-        data = item.result.to_dict()
-        setattr(report, RESULT_ATTRIBUTE, json.dumps(data, ensure_ascii=False))
+        setattr(report, RESULT_ATTRIBUTE, item.result.to_json())
         setattr(report, MISMATCH_ATTRIBUTE, bool(item.result.mismatched_fields))
         if _writes_html(item.config):
             from pytest_listingeval.report.pytest_html import case_extras
 
             report.extras = [  # type: ignore[attr-defined]
                 *getattr(report, "extras", []),
-                *case_extras(data, session_of(item.config).settings.root),
+                *case_extras(item.result, session_of(item.config).settings.root),
             ]
     return report
 
 
+_UNFINISHED = (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.INTERNAL_ERROR)
+
+
 class ControllerPlugin:
-    """Registered on the controller only: gathers results, gates, writes and prints."""
+    """Registered on the controller only: gathers results, decides once, delivers and prints."""
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.state = session_of(config)
+        self.finished: Finished | None = None
+
+    @property
+    def outcome(self) -> Any:
+        """The final outcome once the run is decided (for pytest-html's summary)."""
+        return self.finished.delivery.outcome if self.finished else None
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        """Say `incomplete` in the results JSON until the run ends: a file still saying so means it died."""
+        path = self.state.settings.json_path
+        if path is None:
+            return
+        try:
+            write_text_atomically(path, incomplete_text(self.state.incomplete()))
+        except OSError as exc:
+            self.state.startup_errors.append(f"cannot write {path}: {exc.strerror or exc}")
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
-        """Remember which cases must report a result (xdist controller)."""
+        """Remember which cases were selected (xdist controller)."""
         root, cases_root = self.state.settings.root, self.state.settings.cases_root
         for nodeid in ids:
             path, sep, name = nodeid.partition("::")
-            if sep and path.endswith(_CASE_SUFFIXES) and (root / path).is_relative_to(cases_root):
-                self.state.expected[nodeid] = name
+            if sep and path.endswith(CASE_SUFFIXES) and (root / path).is_relative_to(cases_root):
+                self.state.selected[nodeid] = name
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
-        """A malformed case file is a harness error of the run too, so the JSON and report say so."""
-        if report.failed and report.nodeid.endswith(_CASE_SUFFIXES):
-            self.state.harness_errors.append(str(report.longrepr).strip().splitlines()[-1])
+        """A malformed case file is a harness error of the run too, so every output says so."""
+        if report.failed and report.nodeid.endswith(CASE_SUFFIXES):
+            self.state.collection_errors.append(str(report.longrepr).strip().splitlines()[-1])
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Keep each case's result; note why a case produced none."""
         data = getattr(report, RESULT_ATTRIBUTE, None)
         if data is not None:
-            result = CaseResult.from_dict(json.loads(data))
+            result = CaseResult.from_json(data)
             self.state.results[result.id] = result
-        elif report.failed and report.nodeid in self.state.expected:
+        elif report.failed and report.nodeid.endswith(f"::{NO_CASES_NAME}"):
+            self.state.no_cases_ran = True
+        elif report.failed and report.nodeid in self.state.selected:
             lines = report.longreprtext.strip().splitlines()
             self.state.failures[report.nodeid] = lines[-1] if lines else f"failed during {report.when}"
 
+    def _is_eval_run(self) -> bool:
+        state = self.state
+        return bool(state.selected or state.results or state.no_cases_ran or state.settings.explicit_eval)
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        """Aggregate, gate, write outputs, set the exit status."""
-        state = self.state
-        if not state.expected and not state.results and not state.is_eval_run:
+        """Decide the verdict once, deliver every output from it, and set the exit status to match."""
+        if self.config.option.collectonly or exitstatus in _UNFINISHED or not self._is_eval_run():
             return
-        collection_failed = exitstatus == pytest.ExitCode.INTERRUPTED and bool(state.harness_errors)
-        if not collection_failed and exitstatus in (
-            pytest.ExitCode.INTERRUPTED,
-            pytest.ExitCode.USAGE_ERROR,
-            pytest.ExitCode.INTERNAL_ERROR,
-        ):
-            return
-        if self.config.option.collectonly:
-            return
-        outcome = state.finish()
-        write_outputs(state, outcome, os.environ.get("GITHUB_STEP_SUMMARY"))
-        if outcome["verdict"] in ("error", "regression") and session.exitstatus == pytest.ExitCode.OK:
+        interrupted = None
+        if exitstatus == pytest.ExitCode.INTERRUPTED and not self.state.collection_errors:
+            interrupted = "the run was interrupted before every case reported a result"
+        self.finished = finish(self.state, self.config.getini("norecursedirs"), interrupted)
+        outcome = self.finished.delivery.outcome
+        if outcome.failed and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         """Print the eval summary table and the verdict."""
-        if self.state.outcome is not None:
-            write_summary(terminalreporter, self.state.outcome, self.state.settings.tolerance_points)
+        if self.finished is not None:
+            written = dict(self.finished.delivery.written)
+            if self.finished.mlflow_run_id and "MLflow run" in written:
+                written["MLflow run"] = self.finished.mlflow_run_id
+            write_summary(terminalreporter, self.finished.delivery.outcome, written)
 
 
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, Any] | None:

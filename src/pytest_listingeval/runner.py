@@ -11,7 +11,8 @@ from typing import Any
 from pytest_listingeval.cases import Case
 from pytest_listingeval.cassettes import NoRecordedAnswer, cassette_path, use_cassette
 from pytest_listingeval.checks import CheckOutcome
-from pytest_listingeval.results import CaseResult, Judge, harness_failure, merge_repeats, score_case
+from pytest_listingeval.results import CaseResult
+from pytest_listingeval.scoring import Judge, harness_failure, merge_repeats, score_case
 from pytest_listingeval.settings import HarnessSettings
 from pytest_listingeval.task import EvalTask, TaskDescription
 

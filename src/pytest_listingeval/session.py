@@ -1,25 +1,29 @@
-"""Session state on each process, and the controller's end-of-run aggregation and gate."""
+"""Session state on each process, and on the controller the end of the run: gather, decide, deliver."""
 
 from __future__ import annotations
 
+import shlex
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from secrets import token_hex
 
 import pytest
 
-from pytest_listingeval.baseline import BaselineError, build_baseline, load_baseline, write_baseline
 from pytest_listingeval.cases import Case, CaseError, load_case
-from pytest_listingeval.gate import GateOutcome, compare, critical_misses
-from pytest_listingeval.results import CaseResult, harness_failure, summarise
+from pytest_listingeval.outcome import IncompleteRun, RunConfig, RunInfo
+from pytest_listingeval.results import CaseResult
 from pytest_listingeval.runner import image_label
+from pytest_listingeval.scoring import harness_failure
 from pytest_listingeval.settings import HarnessSettings
 from pytest_listingeval.task import EvalTask, TaskDescription, TaskLoadError, load_task
 
 
-def _git(root: Path, *args: str) -> str | None:
+def git(root: Path, *args: str) -> str | None:
+    """Output of a git command in root, or None when git fails."""
     try:
         done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
     except OSError:
@@ -27,21 +31,30 @@ def _git(root: Path, *args: str) -> str | None:
     return done.stdout.strip() if done.returncode == 0 else None
 
 
+def _new_run(started_at: datetime) -> RunInfo:
+    return RunInfo(
+        id=f"{started_at.strftime('%Y%m%dT%H%M%SZ')}-{token_hex(3)}",
+        time=started_at.isoformat(timespec="seconds"),
+        command=shlex.join(["pytest", *sys.argv[1:]]),
+    )
+
+
 @dataclass
 class EvalSession:
-    """Per-process state: the task and, on the controller, every case's result."""
+    """Per-process state: the task and, on the controller, what every selected case produced."""
 
     settings: HarnessSettings
-    is_eval_run: bool
     started: float = field(default_factory=time.monotonic)
+    run: RunInfo = field(default_factory=lambda: _new_run(datetime.now(UTC)))
     _task: EvalTask | None = None
     _description: TaskDescription | None = None
     seen_ids: dict[str, Path] = field(default_factory=dict)
-    expected: dict[str, str] = field(default_factory=dict)  # nodeid -> case id
+    selected: dict[str, str] = field(default_factory=dict)  # nodeid -> case id, as pytest selected them
     results: dict[str, CaseResult] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)  # nodeid -> why it produced no result
-    harness_errors: list[str] = field(default_factory=list)
-    outcome: dict[str, Any] | None = None
+    collection_errors: list[str] = field(default_factory=list)
+    startup_errors: list[str] = field(default_factory=list)
+    no_cases_ran: bool = False
 
     @property
     def task(self) -> EvalTask:
@@ -82,127 +95,67 @@ class EvalSession:
         self.seen_ids[case.id] = path
         return case
 
-    def run_config(self) -> dict[str, Any]:
-        """The run's configuration fingerprint (DESIGN section 6 `config` plus extras)."""
-        d = self.description
-        root = self.settings.root
-        return {
-            "model": d.model,
-            "prompt": d.prompt,
-            "prompt_id": d.prompt_id,
-            "schema_id": d.schema_id,
-            "prompt_text": d.prompt_text,
-            "json_schema": d.json_schema,
-            "params": d.params,
-            "judge_model": self.settings.judge_model or d.model,
-            "repeat": self.settings.repeat,
-            "git_sha": _git(root, "rev-parse", "HEAD"),
-            "git_dirty": bool(_git(root, "status", "--porcelain", "--untracked-files=no")),
-        }
+    def incomplete(self) -> IncompleteRun:
+        """What the results JSON says until the run ends."""
+        return IncompleteRun(run=self.run)
 
-    def missing_result(self, nodeid: str, case_id: str) -> CaseResult:
-        """A result for a collected case that never reported one (crashed worker, interrupt)."""
+    def run_config(self) -> RunConfig:
+        """The run's configuration fingerprint (model and prompt names only when the task cannot describe them)."""
+        root = self.settings.root
+        try:
+            d = self.description
+            output_model = self.task.output_model
+        except pytest.UsageError:
+            return RunConfig(model=self.settings.model, prompt=self.settings.prompt, task=self.settings.task)
+        return RunConfig(
+            model=d.model,
+            prompt=d.prompt,
+            prompt_id=d.prompt_id,
+            schema_id=d.schema_id,
+            prompt_text=d.prompt_text,
+            json_schema=d.json_schema,
+            params=d.params,
+            judge_model=self.settings.judge_model or d.model,
+            repeat=self.settings.repeat,
+            task=self.settings.task,
+            output_model=output_model.__name__,
+            git_sha=git(root, "rev-parse", "HEAD"),
+            git_dirty=bool(git(root, "status", "--porcelain", "--untracked-files=no")),
+        )
+
+    def _missing_result(self, nodeid: str, case_id: str) -> CaseResult:
+        """A result for a selected case that never reported one (crashed worker, interrupt)."""
         why = self.failures.get(nodeid) or "no result was received (the worker crashed or the run was interrupted)"
         case: Case | None = None
         try:
             case = load_case(
-                self.settings.root / nodeid.split("::", 1)[0],
-                self.settings.cases_root,
-                self.task.output_model,
+                self.settings.root / nodeid.split("::", 1)[0], self.settings.cases_root, self.task.output_model
             )
-        except (CaseError, OSError):
+        except (CaseError, OSError, pytest.UsageError):
             case = None
         label = image_label(self.settings, case.image) if case else None
         return harness_failure(case, case_id, why, label)
 
-    def finish(self) -> dict[str, Any]:
-        """Aggregate, compare with the baseline, decide the verdict, write every output."""
-        for nodeid, case_id in self.expected.items():
+    def gathered(self) -> list[CaseResult]:
+        """Every selected case's result; a case that never reported one becomes a harness error."""
+        for nodeid, case_id in self.selected.items():
             if case_id not in self.results:
-                self.results[case_id] = self.missing_result(nodeid, case_id)
-        results = sorted(self.results.values(), key=lambda r: r.id)
-        errors = [f"{r.id}: {r.harness_error}" for r in results if r.harness_error]
-        errors += self.harness_errors
-        if not results:
-            errors.append(
-                "no eval case was collected: add cases/**/*.yaml "
-                "(or check -k/-m and the [tool.listingeval] cases folder)"
-            )
-        config = self.run_config()
-        summary = summarise(results)
-        summary["duration_s"] = round(time.monotonic() - self.started, 3)
-        summary["cost_usd"] = self._cost(summary["usage"])
-        gate = GateOutcome(verdict="pass")
-        baseline_info: dict[str, Any] | None = None
-        if self.settings.baseline_ref:
-            try:
-                baseline = load_baseline(self.settings.baseline_ref, self.settings.root, self.settings.baseline_path)
-            except BaselineError as exc:
-                errors.append(str(exc))
-            else:
-                s = self.settings
-                gate = compare(results, baseline, config, s.tolerance, s.gate_mode, s.alpha)
-                bsum = baseline.data.get("summary", {})
-                baseline_info = {
-                    "source": baseline.source,
-                    "overall": bsum.get("overall"),
-                    "exact_cases": bsum.get("exact_cases"),
-                    "fields": bsum.get("fields", {}),
-                    "config": baseline.config,
-                }
-        gate.critical_misses = critical_misses(results)
-        if errors:
-            verdict = "error"
-        elif gate.regressions or gate.critical_misses:
-            verdict = "regression"
-        else:
-            verdict = gate.verdict
-        self.outcome = {
-            "config": config,
-            "summary": summary,
-            "cases": [r.to_dict() for r in results],
-            "baseline": baseline_info,
-            "comparison": gate.comparison,
-            "verdict": verdict,
-            "regressions": gate.regressions,
-            "critical_misses": gate.critical_misses,
-            "inconclusive": gate.inconclusive,
-            "flaky": summary["flaky"],
-            "harness_errors": errors,
-        }
-        if self.settings.update_baseline:
-            self._update_baseline(results, config, summary, errors)
-        return self.outcome
+                self.results[case_id] = self._missing_result(nodeid, case_id)
+        return sorted(self.results.values(), key=lambda r: r.id)
 
-    def _update_baseline(
-        self,
-        results: list[CaseResult],
-        config: dict[str, Any],
-        summary: dict[str, Any],
-        errors: list[str],
-    ) -> None:
-        assert self.outcome is not None
-        if self.settings.partial_selection:
-            self.outcome["baseline_update"] = (
-                "refused: -k selected only part of the case set, and the baseline must hold every case"
-            )
-            errors.append("--update-baseline needs the whole case set (drop -k)")
-            self.outcome["verdict"] = "error"
-            return
-        if errors:
-            self.outcome["baseline_update"] = "refused: the run had harness errors"
-            return
-        write_baseline(self.settings.baseline_path, build_baseline(config, summary, results))
-        self.outcome["baseline_update"] = f"wrote {image_label(self.settings, self.settings.baseline_path)}"
+    def elapsed(self) -> float:
+        """Seconds since the session started."""
+        return time.monotonic() - self.started
 
-    def _cost(self, usage: dict[str, int]) -> float | None:
+    def cost(self, input_tokens: int, output_tokens: int) -> float | None:
+        """Estimated cost in USD from `[tool.listingeval.prices."<model>"]`, or None without a price."""
         price = self.settings.prices.get(self.settings.model)
         if not isinstance(price, dict):
             return None
         try:
             return round(
-                usage["input_tokens"] * float(price.get("input_per_mtok", 0)) / 1e6
-                + usage["output_tokens"] * float(price.get("output_per_mtok", 0)) / 1e6,
+                input_tokens * float(price.get("input_per_mtok", 0)) / 1e6
+                + output_tokens * float(price.get("output_per_mtok", 0)) / 1e6,
                 6,
             )
         except (TypeError, ValueError):

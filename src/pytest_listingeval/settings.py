@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from pytest_listingeval.cassettes import RECORD_MODES
-from pytest_listingeval.gate import GATE_MODES
+from pytest_listingeval.outcome import GATE_MODES
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,7 @@ class HarnessSettings:
     """Everything a run needs to know, resolved once per process."""
 
     root: Path
+    invocation_dir: Path
     task: str
     model: str
     prompt: str
@@ -39,14 +40,22 @@ class HarnessSettings:
     repeat: int = 1
     judge_model: str | None = None
     mlflow: bool = False
-    partial_selection: bool = False
     concurrency: int = 1
+    allow_subset: bool = False
+    min_shared: int = 1
     prices: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def tolerance(self) -> float:
         """Tolerance in accuracy units (0..1); configured in points (1 point = 0.01)."""
         return self.tolerance_points / 100.0
+
+    @property
+    def explicit_eval(self) -> bool:
+        """True when an option only an eval run uses was given: the run must then evaluate cases."""
+        return bool(
+            self.baseline_ref or self.update_baseline or self.json_path or self.report_path or self.markdown_path
+        )
 
     @property
     def recording(self) -> bool:
@@ -112,9 +121,16 @@ def resolve(config: pytest.Config) -> HarnessSettings:
         raise pytest.UsageError(f"--eval-concurrency must be at least 1, got {concurrency}")
     if repeat < 1:
         raise pytest.UsageError(f"--eval-repeat must be at least 1, got {repeat}")
+    try:
+        min_shared = int(pick(option.eval_min_shared, "LISTINGEVAL_MIN_SHARED", "min_shared", 1))
+    except (TypeError, ValueError) as exc:
+        raise pytest.UsageError(f"--eval-min-shared must be a whole number: {exc}") from exc
+    if min_shared < 1:
+        raise pytest.UsageError(f"--eval-min-shared must be at least 1, got {min_shared}")
     prices = table.get("prices", {})
     return HarnessSettings(
         root=root,
+        invocation_dir=here,
         task=str(table.get("task", "")),
         model=str(pick(option.eval_model, "LISTINGEVAL_MODEL", "model", "")),
         prompt=str(pick(option.eval_prompt, "LISTINGEVAL_PROMPT", "prompt", "default")),
@@ -136,6 +152,7 @@ def resolve(config: pytest.Config) -> HarnessSettings:
         repeat=repeat,
         mlflow=bool(option.eval_mlflow),
         concurrency=concurrency,
-        partial_selection=bool(getattr(option, "keyword", "")),
+        allow_subset=bool(option.eval_allow_subset or table.get("allow_subset", False)),
+        min_shared=min_shared,
         judge_model=pick(option.eval_judge_model, "LISTINGEVAL_JUDGE_MODEL", "judge_model", None),
     )
