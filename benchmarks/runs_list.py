@@ -5,14 +5,13 @@ index; records copied in by hand are parsed once, on the first listing (cold).
 
     python benchmarks/runs_list.py [--records 500]
 
-Each record has about 60 cases (~200 kB), like a real run of the demo set. Times the whole
+Each record has about 60 cases (~300 kB), like a real run of the demo set. Times the whole
 command in a subprocess, as a user runs it.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.plugin.test_runs_support import realistic_record  # noqa: E402
 
+from pytest_listingeval.documents import results_text  # noqa: E402
 from pytest_listingeval.runs import index_record  # noqa: E402
 
 
@@ -43,8 +43,8 @@ def main() -> int:
         folder.mkdir()
         for i in range(args.records):
             record = realistic_record(i)
-            path = folder / f"{record['run']['id']}.json"
-            path.write_text(json.dumps(record, indent=2), encoding="utf-8")
+            path = folder / f"{record.run.id}.json"
+            path.write_text(results_text(record), encoding="utf-8")
             index_record(path, record)
         size_kb = sum(p.stat().st_size for p in folder.glob("*.json")) / args.records / 1000
         command = [sys.executable, "-m", "extractor.cli", "runs", "list", "--dir", str(folder), "--limit", "500"]

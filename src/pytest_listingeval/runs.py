@@ -1,18 +1,27 @@
-"""Read run records in `reports/runs/` through a small incremental index (`index.jsonl`)."""
+"""Read run records in `reports/runs/` through a small incremental index (`index.jsonl`).
+
+A run record is the run's results document (`RunOutcome`), read by `documents.parse_results`;
+the index only caches the few facts `runs list` shows, keyed by file name, mtime and size.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
+from pytest_listingeval.documents import DocumentError, parse_results
+from pytest_listingeval.outcome import IncompleteRun, RunOutcome
+
 INDEX_NAME = "index.jsonl"
-INDEX_VERSION = 1
+INDEX_VERSION = 2  # 2: records are version-1 results documents; older lines are re-read
 
 Warn = Callable[[str], None]
 
@@ -22,7 +31,7 @@ class RunLookupError(Exception):
 
 
 class NotARunRecord(ValueError):
-    """A JSON file in the runs folder that is not a run record."""
+    """A JSON file in the runs folder that is not a run record; the message completes "which ..."."""
 
 
 @dataclass(frozen=True)
@@ -54,59 +63,54 @@ class RunSummary:
         return cls(**data)
 
 
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def _count(value: Any) -> int | None:
-    return int(value) if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def summarize(data: Any, file: str) -> RunSummary:
-    """The summary of a parsed run record; NotARunRecord when the document is something else."""
-    if not isinstance(data, dict):
-        raise NotARunRecord("not a JSON object")
-    run, config, summary = data.get("run"), data.get("config"), data.get("summary")
-    if not isinstance(run, dict) or not isinstance(run.get("id"), str):
-        raise NotARunRecord("not a run record (no 'run.id')")
-    if not isinstance(config, dict) or not isinstance(summary, dict):
-        raise NotARunRecord("not a run record (no 'config' or 'summary')")
-    fields = summary.get("fields") if isinstance(summary.get("fields"), dict) else {}
-    assert isinstance(fields, dict)
+def summarize(document: RunOutcome | IncompleteRun, file: str) -> RunSummary:
+    """The listed facts of a run record (a run that died lists with verdict `incomplete`)."""
+    if isinstance(document, IncompleteRun):
+        return RunSummary(
+            file=file,
+            id=document.run.id,
+            time=document.run.time,
+            model="",
+            prompt="",
+            prompt_id="",
+            overall=None,
+            exact_cases=None,
+            verdict=document.verdict,
+        )
+    config, summary = document.config, document.summary
     return RunSummary(
         file=file,
-        id=run["id"],
-        time=str(run.get("time") or ""),
-        model=str(config.get("model") or ""),
-        prompt=str(config.get("prompt") or ""),
-        prompt_id=str(config.get("prompt_id") or ""),
-        overall=_number(summary.get("overall")),
-        exact_cases=_number(summary.get("exact_cases")),
-        fields={
-            str(name): _number(row.get("accuracy")) if isinstance(row, dict) else None
-            for name, row in sorted(fields.items())
-        },
-        cases=_count(summary.get("cases")),
-        errors=_count(summary.get("errors")),
-        cost_usd=_number(summary.get("cost_usd")),
-        verdict=data.get("verdict") if isinstance(data.get("verdict"), str) else None,
-        git_sha=config.get("git_sha") if isinstance(config.get("git_sha"), str) else None,
+        id=document.run.id,
+        time=document.run.time,
+        model=config.model,
+        prompt=config.prompt,
+        prompt_id=config.prompt_id,
+        overall=summary.overall,
+        exact_cases=summary.exact_cases,
+        fields={name: row.accuracy for name, row in sorted(summary.fields.items())},
+        cases=summary.cases,
+        errors=summary.errors,
+        cost_usd=summary.cost_usd,
+        verdict=document.verdict,
+        git_sha=config.git_sha,
     )
 
 
-def read_record(path: Path) -> dict[str, Any]:
-    """Parse one JSON file; NotARunRecord (with a one-line reason) when it cannot be read."""
+def read_record(path: Path) -> RunOutcome | IncompleteRun:
+    """Read one run record; NotARunRecord (a one-line reason, without the path) when it is not one."""
     try:
-        with path.open("rb") as handle:
-            data = json.load(handle)
+        text = path.read_bytes().decode("utf-8")
     except OSError as exc:
-        raise NotARunRecord(f"cannot read: {exc.strerror or exc}") from exc
-    except (ValueError, RecursionError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise NotARunRecord(f"not valid JSON ({reason})") from exc
-    if not isinstance(data, dict):
-        raise NotARunRecord("not a JSON object")
-    return data
+        raise NotARunRecord(f"cannot be read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise NotARunRecord("is not UTF-8 text") from exc
+    try:
+        return parse_results(text, path.name)
+    except DocumentError as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else "is not a run record"
+        raise NotARunRecord(reason.removeprefix(f"{path.name} ")) from exc
+    except RecursionError as exc:
+        raise NotARunRecord("is nested too deeply to be a run record") from exc
 
 
 @dataclass
@@ -199,18 +203,19 @@ def scan_runs(runs_dir: Path, warn: Warn) -> list[RunSummary]:
     _save_index(index_path, cached, live, fresh, lines)
     for entry in sorted(live.values(), key=lambda e: e.file):
         if entry.skip is not None:
-            warn(f"skipping {runs_dir / entry.file}: {entry.skip}")
+            warn(f"skipping {runs_dir / entry.file}, which {entry.skip}")
     runs = [e.run for e in live.values() if e.run is not None]
     return sorted(runs, key=lambda r: (r.time, r.id), reverse=True)
 
 
-def index_record(path: Path, record: dict[str, Any]) -> None:
+def index_record(path: Path, record: RunOutcome | Mapping[str, Any]) -> None:
     """Add a just-written run record to its folder's index, so listing never has to parse it."""
     try:
+        outcome = record if isinstance(record, RunOutcome) else RunOutcome.model_validate(record)
         stat = path.stat()
-        entry = _Entry(path.name, stat.st_mtime_ns, stat.st_size, summarize(record, path.name), None)
+        entry = _Entry(path.name, stat.st_mtime_ns, stat.st_size, summarize(outcome, path.name), None)
         _append(path.parent / INDEX_NAME, [entry])
-    except (OSError, NotARunRecord):
+    except (OSError, ValidationError):
         pass  # the index is only a cache: the next listing reads the record itself
 
 

@@ -6,13 +6,14 @@ import json
 import os
 import threading
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from extractor.cli import main
 from pytest_listingeval import runs as runs_module
-from pytest_listingeval.runs import INDEX_NAME, scan_runs
+from pytest_listingeval.documents import incomplete_text, results_text
+from pytest_listingeval.outcome import IncompleteRun, RunInfo, RunOutcome, Verdict
+from pytest_listingeval.runs import INDEX_NAME, index_record, scan_runs
 
 try:
     from tests.plugin.test_runs_support import make_case, make_record, realistic_record, write_json
@@ -25,7 +26,7 @@ except ImportError:  # tests/plugin is not a package: pytest put it on sys.path 
     )
 
 
-def _record(run_id: str, model: str, prompt: str, overall_ok: int, verdict: str = "pass") -> dict[str, Any]:
+def _record(run_id: str, model: str, prompt: str, overall_ok: int, verdict: Verdict = "pass") -> RunOutcome:
     cases = [make_case(f"c/{i}", {"category": int(i < overall_ok), "color": 1}) for i in range(4)]
     return make_record(run_id, cases, model=model, prompt=prompt, verdict=verdict)
 
@@ -96,24 +97,46 @@ def test_filters_limit_and_json(runs_dir: Path, capsys: pytest.CaptureFixture[st
     assert code == 0 and out.startswith("no run records in")
 
 
-def test_corrupt_and_foreign_files_are_skipped_with_one_line_warnings(
+def test_corrupt_foreign_and_old_files_are_skipped_with_one_line_warnings(
     runs_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (runs_dir / "20260103T110000Z-broken.json").write_text('{"run": {"id": "x"', encoding="utf-8")
     write_json(runs_dir / "baseline.json", {"version": 1, "config": {}, "cases": {}})
     write_json(runs_dir / "list.json", [1, 2, 3])
     (runs_dir / "binary.json").write_bytes(b"\xff\xfe\x00garbage")
+    old = _record("20260103T070000Z-eeeeee", "m", "p", 1).model_dump(mode="json")
+    del old["version"]  # written by a listingeval from before versioned documents
+    write_json(runs_dir / "20260103T070000Z-eeeeee.json", old)
     for _ in range(2):  # the second time the skips come from the index, with the same warnings
         code, out, err = _list(capsys, "--dir", str(runs_dir))
         assert code == 0
         assert len(out.splitlines()) == 4
         warnings = err.splitlines()
-        assert len(warnings) == 4, err
+        assert len(warnings) == 5, err
         assert all(w.startswith("listingeval: warning: skipping ") for w in warnings)
         assert "Traceback" not in err
-        assert any("broken.json: not valid JSON" in w for w in warnings)
-        assert any("baseline.json: not a run record" in w for w in warnings)
-        assert any("list.json: not a JSON object" in w for w in warnings)
+        assert any("broken.json, which is not valid JSON" in w for w in warnings)
+        assert any("baseline.json, which is not a listingeval results document" in w for w in warnings)
+        assert any("list.json, which is not a JSON object" in w for w in warnings)
+        assert any("binary.json, which is not UTF-8 text" in w for w in warnings)
+        assert any("eeeeee.json, which has no version; this listingeval reads version 1" in w for w in warnings)
+
+
+def test_a_run_that_died_is_listed_as_incomplete(runs_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    marker = IncompleteRun(run=RunInfo(id="20260103T110000Z-dddddd", time="2026-01-03T11:00:00+00:00"))
+    (runs_dir / "20260103T110000Z-dddddd.json").write_text(incomplete_text(marker), encoding="utf-8")
+    code, out, err = _list(capsys, "--dir", str(runs_dir))
+    assert code == 0 and err == ""
+    row = out.splitlines()[1].split()
+    assert row[:3] == ["2026-01-03", "11:00", "20260103T110000Z-dddddd"] and row[-1] == "incomplete"
+
+
+def test_model_and_prompt_names_cannot_drive_the_terminal(runs_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    record = _record("20260103T110000Z-ffffff", "gpt\x1b]0;pwned\x07-4.1\x1b[2J", "p\x9b31m", 4)
+    write_json(runs_dir / "20260103T110000Z-ffffff.json", record)
+    _, out, _ = _list(capsys, "--dir", str(runs_dir))
+    assert "\x1b" not in out and "\x9b" not in out and "\x07" not in out
+    assert out.splitlines()[1].split()[3] == "gpt-4.1"
 
 
 def test_missing_folder_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -126,7 +149,7 @@ def test_index_rereads_only_new_or_changed_files(runs_dir: Path, monkeypatch: py
     calls: list[str] = []
     real = runs_module.read_record
 
-    def counting(path: Path) -> dict[str, Any]:
+    def counting(path: Path) -> RunOutcome | IncompleteRun:
         calls.append(path.name)
         return real(path)
 
@@ -139,9 +162,7 @@ def test_index_rereads_only_new_or_changed_files(runs_dir: Path, monkeypatch: py
     assert calls == []
     # A changed record (new size) is re-read; a new one is read; a deleted one disappears.
     changed = runs_dir / "20260103T090000Z-aaaaaa.json"
-    record = json.loads(changed.read_text(encoding="utf-8"))
-    record["verdict"] = "regression"
-    write_json(changed, record)
+    write_json(changed, _record("20260103T090000Z-aaaaaa", "gpt-4.1-mini", "default", 4, "regression"))
     write_json(runs_dir / "20260103T120000Z-dddddd.json", _record("20260103T120000Z-dddddd", "m", "p", 1))
     (runs_dir / "20260103T080000Z-cccccc.json").unlink()
     runs = scan_runs(runs_dir, warnings.append)
@@ -206,7 +227,8 @@ def test_500_realistic_records_list_from_the_index(tmp_path: Path, capsys: pytes
     folder.mkdir()
     for i in range(500):
         record = realistic_record(i)
-        (folder / f"{record['run']['id']}.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
+        # Pydantic's own JSON writer: the same document as results_text, several times faster to write.
+        (folder / f"{record.run.id}.json").write_text(record.model_dump_json(indent=2), encoding="utf-8")
     sizes = [p.stat().st_size for p in folder.glob("*.json")]
     assert min(sizes) > 60_000, "records should be of realistic size"
     code, first, _ = _list(capsys, "--dir", str(folder), "--limit", "500")
@@ -221,16 +243,26 @@ def test_500_realistic_records_list_from_the_index(tmp_path: Path, capsys: pytes
     assert warnings == ""
 
 
-def test_a_record_indexed_when_written_is_never_parsed_by_a_listing(tmp_path: Path) -> None:
-    from pytest_listingeval.runs import index_record
-
+@pytest.mark.parametrize("form", ["outcome", "dict"])
+def test_a_record_indexed_when_written_is_never_parsed_by_a_listing(tmp_path: Path, form: str) -> None:
     record = realistic_record(7)
-    path = tmp_path / f"{record['run']['id']}.json"
-    path.write_text(json.dumps(record), encoding="utf-8")
-    index_record(path, record)
+    path = tmp_path / f"{record.run.id}.json"
+    path.write_text(results_text(record), encoding="utf-8")
+    index_record(path, record if form == "outcome" else record.model_dump(mode="json"))
     stat = path.stat()
     path.write_bytes(b"x" * stat.st_size)  # unreadable now: only the index can answer
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     warnings: list[str] = []
     (run,) = scan_runs(tmp_path, warnings.append)
-    assert run.id == record["run"]["id"] and warnings == []
+    assert run.id == record.run.id and run.overall == record.summary.overall and warnings == []
+
+
+def test_an_index_line_of_an_older_index_version_is_not_trusted(runs_dir: Path) -> None:
+    scan_runs(runs_dir, print)
+    index = runs_dir / INDEX_NAME
+    lines = [json.loads(line) for line in index.read_text(encoding="utf-8").splitlines()]
+    for line in lines:
+        line["v"] -= 1
+        line["run"]["model"] = "stale"
+    index.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    assert {run.model for run in scan_runs(runs_dir, print)} == {"gpt-4.1", "gpt-4.1-mini"}
