@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import tomllib
 from collections.abc import Callable
@@ -14,11 +15,30 @@ from typing import TYPE_CHECKING, Any
 from pytest_listingeval.runs import RunSummary, filter_runs, scan_runs
 
 if TYPE_CHECKING:
-    from pytest_listingeval.runs_compare import Comparison, Row, RunSide
+    from pytest_listingeval.outcome import ConfigChanges, FieldDelta, Relabel
+    from pytest_listingeval.runs_compare import ResolvedSide, RunsComparison
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
 DASH = "\u2013"
+ALPHA = 0.05
+# Terminal escape sequences (7-bit and 8-bit CSI, OSC, DCS/SOS/PM/APC strings, two-byte escapes).
+_ESCAPES = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]|\x9b[0-?]*[ -/]*[@-~]"
+    r"|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+    r"|\x1b[ -/]*[0-~]?"
+)
+# Whitespace controls become a space; other C0/C1 controls and bidi overrides are dropped.
+_CONTROLS = {c: " " for c in (9, 10, 11, 12, 13, 0x2028, 0x2029)} | {
+    c: None
+    for c in (*range(32), *range(127, 160), 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
+    if c not in (9, 10, 11, 12, 13)
+}
+
+
+def clean(text: str) -> str:
+    """The text without terminal escape sequences or control characters: document text is untrusted."""
+    return _ESCAPES.sub("", text).translate(_CONTROLS)
 
 
 def _warn(message: str) -> None:
@@ -91,7 +111,7 @@ def format_runs(runs: list[RunSummary]) -> str:
             ]
         )
     right = set(range(4, len(header) - 1))
-    return _table(header, rows, right)
+    return _table(header, [[clean(c) for c in row] for row in rows], right)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -114,78 +134,135 @@ def cmd_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _side_line(name: str, side: RunSide) -> str:
+def _side_line(name: str, side: ResolvedSide) -> str:
     config = side.config
     when = f", {side.time}" if side.time else ""
-    overall = side.summary.get("overall")
-    score = f", overall {_pct(overall)}% on {len(side.cases)} cases" if overall is not None else ""
+    repeats = f", {config.repeat} repeats" if config.repeat > 1 else ""
+    score = f", overall {_pct(side.overall)}% on {len(side.side.cases)} cases" if side.overall is not None else ""
     return (
         f"{name}: {side.label} ({side.kind} {side.source}{when}) "
-        f"model {config.get('model') or DASH}, prompt {config.get('prompt_id') or DASH}{score}"
+        f"model {config.model or DASH}, prompt {config.prompt_id or DASH}{repeats}{score}"
     )
 
 
-def _change_lines(changes: dict[str, Any]) -> list[str]:
+def _json_text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def shown_value(value: Any, error: str | None = None) -> str:
+    """A field's value (or a check spec) as text; a failed extraction says so."""
+    if error is not None:
+        return f"error: {error}"
+    if value is None:
+        return "null"
+    return value if isinstance(value, str) else _json_text(value)
+
+
+def _change_lines(changes: ConfigChanges) -> list[str]:
     lines = []
-    for key, label in (("model", "model"), ("prompt_id", "prompt"), ("schema_id", "schema")):
-        if changes.get(key):
-            old, new = changes[key]
-            lines.append(f"  {label}: {old} -> {new}")
-    lines += [f"  schema: {note}" for note in changes.get("schema_changes") or []]
-    for key, (old, new) in (changes.get("params") or {}).items():
-        lines.append(f"  param {key}: {json.dumps(old)} -> {json.dumps(new)}")
-    if changes.get("prompt_diff"):
+    for pair, label in ((changes.model, "model"), (changes.prompt_id, "prompt"), (changes.schema_id, "schema")):
+        if pair:
+            lines.append(f"  {label}: {pair[0]} -> {pair[1]}")
+    lines += [f"  schema: {note}" for note in changes.schema_changes]
+    for key, (old, new) in changes.params.items():
+        lines.append(f"  param {key}: {_json_text(old)} -> {_json_text(new)}")
+    if changes.prompt_diff:
         lines.append("  prompt text diff:")
-        lines += [f"    {line}" for line in changes["prompt_diff"].rstrip("\n").split("\n")]
+        lines += [f"    {line}" for line in changes.prompt_diff.rstrip("\n").split("\n")]
     return lines or ["  nothing: same model, prompt text, schema and parameters"]
 
 
-def _stat_row(row: Row, alpha: float) -> list[str]:
+def _stat_row(name: str, row: FieldDelta) -> list[str]:
     return [
-        row.name,
-        f"{row.a * 100:.1f}",
-        f"{row.b * 100:.1f}",
+        name,
+        f"{row.baseline * 100:.1f}",
+        f"{row.current * 100:.1f}",
         _points(row.delta),
         str(row.n),
         str(row.flipped_down),
         str(row.flipped_up),
-        f"{row.p_value:.3f}" + (" *" if row.p_value < alpha else ""),
+        f"{row.p_value:.3f}" + (" *" if row.p_value < ALPHA else ""),
     ]
 
 
-def format_comparison(result: Comparison) -> str:
-    """The text `runs compare` prints: what changed, per-field deltas, flips, added/removed."""
-    from pytest_listingeval.runs_compare import ALPHA
+def _indented(header: list[str] | None, rows: list[list[str]], right: set[int] | None = None) -> list[str]:
+    """A table indented by two spaces; without a header only its rows."""
+    lines = _table(header or [""] * len(rows[0]), [[clean(c) for c in r] for r in rows], right or set()).split("\n")
+    return ["  " + line for line in (lines if header else lines[1:])]
 
+
+def _ids(ids: tuple[str, ...]) -> str:
+    return ", ".join(ids) or "none"
+
+
+def _flip_lines(result: RunsComparison) -> list[str]:
+    flips = result.comparison.flips
+    rows = [
+        [
+            f.direction,
+            f.case,
+            f.field,
+            f"{shown_value(f.baseline_actual, result.a.error_of(f.case))} -> "
+            f"{shown_value(f.current_actual, result.b.error_of(f.case))}",
+        ]
+        for f in flips
+    ]
+    return [f"Flipped cases ({len(flips)}):", *(_indented(None, rows) if rows else ["  none"])]
+
+
+def _relabel_lines(relabels: tuple[Relabel, ...]) -> list[str]:
+    rows = []
+    for relabel in relabels:
+        rows += [
+            [relabel.case, name, f"{shown_value(relabel.before.get(name))} -> {shown_value(relabel.after.get(name))}"]
+            for name in relabel.fields
+        ]
+        if relabel.critical_changed:
+            rows.append([relabel.case, "(critical)", "the critical fields changed"])
+    if not rows:
+        return [f"Relabelled cases ({len(relabels)}):", "  none"]
+    note = "  (expectations changed from A to B: A's outputs were re-scored against B's, as the gate does)"
+    return [f"Relabelled cases ({len(relabels)}):", *_indented(None, rows), note]
+
+
+def format_comparison(result: RunsComparison) -> str:
+    """The text `runs compare` prints: what changed, per-field deltas, flips, relabels, left-out cases."""
+    comparison = result.comparison
     out = [_side_line("A", result.a), _side_line("B", result.b), "", "What changed (A -> B):"]
-    out += _change_lines(result.changes)
-    out += ["", f"Accuracy on the {result.shared} cases in both runs (%, delta in points):"]
-    header = ["field", "A", "B", "delta", "n", "A>B", "B>A", "p (McNemar)"]
-    rows = [_stat_row(r, ALPHA) for r in [*result.fields, result.overall, result.exact]]
-    out += ["  " + line for line in _table(header, rows, set(range(1, 7))).split("\n")]
-    out.append(f"  A>B: right in A, wrong in B.  * p < {ALPHA}")
-    if result.case_set_differs:
-        out.append("  note: the case sets differ (expected values changed between the runs)")
-    out += ["", f"Flipped cases ({len(result.flips)}):"]
-    flips = [[f.direction, f.case, f.field, f"{f.a_value} -> {f.b_value}"] for f in result.flips]
-    if flips:
-        out += ["  " + line for line in _table(["", "case", "field", "A -> B"], flips, set()).split("\n")[1:]]
-    else:
-        out.append("  none")
-    out.append(f"Added cases (only in B): {', '.join(result.added) or 'none'}")
-    out.append(f"Removed cases (only in A): {', '.join(result.removed) or 'none'}")
-    return "\n".join(out)
+    out += _change_lines(comparison.config_changes)
+    out += ["", f"Accuracy on the {comparison.shared_cases} cases both runs scored (%, delta in points):"]
+    header = ["field", "A", "B", "delta", "n", "A>B", "B>A", "p"]
+    out += _indented(header, [_stat_row(name, row) for name, row in result.rows()], set(range(1, 8)))
+    out.append(f"  A>B: right in A, wrong in B (with repeats: a lower pass rate in B).  * p < {ALPHA}")
+    out.append(
+        "  p: exact McNemar on 0/1 scores, a paired bootstrap over cases when a run has repeats; "
+        "overall resamples whole cases"
+    )
+    out += ["", *_flip_lines(result), *_relabel_lines(comparison.relabels)]
+    out.append(
+        f"Not re-scorable, left out (a changed judge rubric, or no stored output): {_ids(comparison.unscorable_cases)}"
+    )
+    out.append(f"Harness errors, left out (the harness could not run them in A or B): {_ids(comparison.errored_cases)}")
+    out.append(f"Added cases (only in B): {_ids(comparison.added_cases)}")
+    out.append(f"Removed cases (only in A): {_ids(comparison.removed_cases)}")
+    return "\n".join(clean(line) for line in out)
+
+
+def _write_html(path: Path, result: RunsComparison) -> str | None:
+    from pytest_listingeval.runs_compare import render_compare_html
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(render_compare_html(result), encoding="utf-8")
+    except OSError as exc:
+        return f"cannot write {path}: {exc.strerror or exc}"
+    return None
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Compare two runs and print (and optionally render) what changed and what it did."""
     # Imported here: `runs list` must start fast and does not need the comparison machinery.
-    from pytest_listingeval.runs_compare import (
-        CompareError,
-        compare_runs,
-        render_compare_html,
-        resolve_side,
-    )
+    from pytest_listingeval.runs_compare import CompareError, compare_runs, comparison_json, resolve_side
 
     runs_dir, root, table = _runs_dir(args)
     baseline_path = root / str(table.get("baseline", "reports/baseline.json"))
@@ -195,16 +272,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
     except CompareError as exc:
         return _fail(str(exc))
     result = compare_runs(a, b)
-    if args.html:
-        path = Path(args.html)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(render_compare_html(result), encoding="utf-8")
-        except OSError as exc:
-            return _fail(f"cannot write {path}: {exc}")
+    if args.html and (problem := _write_html(Path(args.html), result)):
+        return _fail(problem)
+    if args.json:
+        # ASCII only: model text may hold C1 controls that a terminal would act on.
+        json.dump(comparison_json(result), sys.stdout, indent=2, ensure_ascii=True)
+        sys.stdout.write("\n")
+        return EXIT_OK
     print(format_comparison(result))
     if args.html:
-        print(f"HTML comparison: {args.html}")
+        print(clean(f"HTML comparison: {args.html}"))
     return EXIT_OK
 
 
@@ -241,5 +318,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     comparer.add_argument("a", metavar="A", help="the reference run")
     comparer.add_argument("b", metavar="B", help="the run compared with A")
     comparer.add_argument("--html", metavar="PATH", help="also write a self-contained HTML page")
+    comparer.add_argument("--json", action="store_true", help="print the comparison as JSON instead of text")
     comparer.add_argument("--dir", help="runs folder (default: [tool.listingeval] runs or reports/runs)")
     comparer.set_defaults(func=_pipe_safe(cmd_compare))

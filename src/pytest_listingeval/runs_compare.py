@@ -1,18 +1,29 @@
-"""Compare two eval runs (run records, results JSON, baselines or git refs) field by field."""
+"""Resolve the two sides of `listingeval runs compare` and compare them with the gate's engine.
+
+A side is a JSON file (a run record or `--eval-json` results, or a baseline), a run id or
+unique id prefix in the runs folder, or a git ref whose committed baseline is read. Each is
+reduced to a `compare.Side` and the pair goes through `compare.compare_sides`, so every
+number printed here is the number the gate would compute for the same two documents.
+"""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pytest_listingeval.baseline import BaselineError, load_baseline
-from pytest_listingeval.gate import config_changes
-from pytest_listingeval.runs import NotARunRecord, RunLookupError, find_run, read_record
-from pytest_listingeval.stats import compare_field
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-ALPHA = 0.05
+from pytest_listingeval.baseline import Baseline, BaselineError, load_baseline, parse_baseline
+from pytest_listingeval.compare import Side, compare_sides, side_from_baseline, side_from_results
+from pytest_listingeval.documents import DocumentError, parse_document, parse_results
+from pytest_listingeval.outcome import Comparison, FieldDelta, IncompleteRun, RunConfig, RunOutcome
+from pytest_listingeval.runs import RunLookupError, find_run
+from pytest_listingeval.runs_cli import ALPHA, shown_value
+
+NAMES = ("A", "B")
+TEMPLATES = Path(__file__).parent / "report" / "templates"
 
 
 class CompareError(Exception):
@@ -20,117 +31,48 @@ class CompareError(Exception):
 
 
 @dataclass(frozen=True)
-class CaseScores:
-    """One case of one run: its error type (if any) and per-field score and actual value."""
+class ResolvedSide:
+    """One side as given on the command line: the engine's `Side` plus where it came from."""
 
-    error: str | None
-    scores: dict[str, int]
-    actual: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class RunSide:
-    """One side of a comparison, whatever document it came from."""
-
-    label: str
+    side: Side
     kind: str
     source: str
-    config: dict[str, Any]
-    cases: dict[str, CaseScores]
-    summary: dict[str, Any] = field(default_factory=dict)
     time: str | None = None
-    case_set: str | None = None
-
-
-@dataclass(frozen=True)
-class Row:
-    """Accuracy of A and B on the pairs both scored, with flips and the McNemar p-value."""
-
-    name: str
-    a: float
-    b: float
-    delta: float
-    n: int
-    flipped_down: int
-    flipped_up: int
-    p_value: float
-
-
-@dataclass(frozen=True)
-class Flip:
-    """A (case, field) scored differently: `down` is right in A and wrong in B."""
-
-    case: str
-    field: str
-    direction: str
-    a_value: str
-    b_value: str
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """Everything `runs compare` prints or renders."""
-
-    a: RunSide
-    b: RunSide
-    changes: dict[str, Any]
-    shared: int
-    fields: list[Row]
-    overall: Row
-    exact: Row
-    flips: list[Flip]
-    added: list[str]
-    removed: list[str]
+    overall: float | None = None
+    exact_cases: float | None = None
 
     @property
-    def case_set_differs(self) -> bool:
-        """True when both runs name their case set and the hashes differ (expectations changed)."""
-        return bool(self.a.case_set and self.b.case_set and self.a.case_set != self.b.case_set)
+    def label(self) -> str:
+        """The side's name in the output (run id, file stem or git ref)."""
+        return self.side.label
+
+    @property
+    def config(self) -> RunConfig:
+        """The side's run configuration."""
+        return self.side.config
+
+    def error_of(self, case: str) -> str | None:
+        """The extraction error type of a case on this side, if it failed."""
+        found = self.side.cases.get(case)
+        return found.error if found is not None else None
 
 
-def _error_type(error: Any) -> str | None:
-    if error is None or error == "":
-        return None
-    if isinstance(error, dict):
-        return str(error.get("type") or "error")
-    return str(error)
+@dataclass(frozen=True)
+class RunsComparison:
+    """Everything `runs compare` prints or renders: both sides and the engine's comparison."""
+
+    a: ResolvedSide
+    b: ResolvedSide
+    comparison: Comparison
+
+    def rows(self) -> list[tuple[str, FieldDelta]]:
+        """Per-field rows, then overall and exact cases, as the gate computed them."""
+        result = self.comparison
+        return [*result.fields.items(), ("overall", result.overall), ("exact cases", result.exact_cases)]
 
 
-def _case(error: Any, fields: Any) -> CaseScores:
-    scores: dict[str, int] = {}
-    actual: dict[str, Any] = {}
-    for name, scored in (fields or {}).items():
-        if isinstance(scored, dict) and isinstance(scored.get("score"), int | float):
-            scores[str(name)] = 1 if scored["score"] >= 1 else 0
-            actual[str(name)] = scored.get("actual")
-    return CaseScores(_error_type(error), scores, actual)
-
-
-def side_from_document(data: dict[str, Any], label: str, source: str) -> RunSide:
-    """A run record, a `--eval-json` result or a baseline document as one comparison side."""
-    raw = data.get("cases")
-    config = data.get("config") if isinstance(data.get("config"), dict) else {}
-    summary = data.get("summary") if isinstance(data.get("summary"), dict) else {}
-    run = data.get("run") if isinstance(data.get("run"), dict) else {}
-    assert isinstance(config, dict) and isinstance(summary, dict) and isinstance(run, dict)
-    if isinstance(raw, list):
-        kind = "run record" if run else "results JSON"
-        cases = {str(c["id"]): _case(c.get("error"), c.get("fields")) for c in raw if isinstance(c, dict) and "id" in c}
-    elif isinstance(raw, dict):
-        kind = "baseline"
-        cases = {str(cid): _case(c.get("error"), c.get("fields")) for cid, c in raw.items() if isinstance(c, dict)}
-    else:
-        raise CompareError(f"{source} has no cases: not a run record, results JSON or baseline")
-    return RunSide(
-        label=label,
-        kind=kind,
-        source=source,
-        config=config,
-        cases=cases,
-        summary=summary,
-        time=str(run["time"]) if run.get("time") else None,
-        case_set=str(run["case_set"]) if run.get("case_set") else None,
-    )
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
 
 
 def _shown_path(path: Path) -> str:
@@ -141,15 +83,57 @@ def _shown_path(path: Path) -> str:
         return str(path)
 
 
-def _from_file(path: Path, label: str) -> RunSide:
+def side_from_outcome(document: RunOutcome, label: str, source: str) -> ResolvedSide:
+    """A run record or results JSON as one comparison side."""
+    return ResolvedSide(
+        side=side_from_results(label, document.config, document.cases),
+        kind="run",
+        source=source,
+        time=document.run.time or None,
+        overall=document.summary.overall,
+        exact_cases=document.summary.exact_cases,
+    )
+
+
+def side_from_committed(baseline: Baseline, label: str) -> ResolvedSide:
+    """A baseline document as one comparison side."""
+    document = baseline.document
+    return ResolvedSide(
+        side=side_from_baseline(label, document),
+        kind="baseline",
+        source=baseline.source,
+        overall=document.summary.overall,
+        exact_cases=document.summary.exact_cases,
+    )
+
+
+def parse_side(text: str, label: str, source: str) -> ResolvedSide:
+    """A side from a document's text: a baseline (cases by id) or a run's results (a case list)."""
     try:
-        data = read_record(path)
-    except NotARunRecord as exc:
-        raise CompareError(f"{_shown_path(path)}: {exc}") from exc
-    return side_from_document(data, label, _shown_path(path))
+        data = parse_document(text, source)
+        if isinstance(data.get("cases"), dict):
+            return side_from_committed(parse_baseline(text, source), label)
+        document = parse_results(text, source)
+    except (DocumentError, BaselineError) as exc:
+        raise CompareError(_one_line(str(exc))) from exc
+    if isinstance(document, IncompleteRun):
+        raise CompareError(
+            f"{source} is the results of run {document.run.id} (started {document.run.time}), which never "
+            'finished (verdict "incomplete": it died or is still running); there is nothing to compare'
+        )
+    return side_from_outcome(document, label, source)
 
 
-def resolve_side(spec: str, runs_dir: Path, root: Path, baseline_path: Path) -> RunSide:
+def _from_file(path: Path, label: str) -> ResolvedSide:
+    shown = _shown_path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CompareError(_one_line(f"cannot read {shown}: {exc}")) from exc
+    return parse_side(text, label, shown)
+
+
+def resolve_side(spec: str, runs_dir: Path, root: Path, baseline_path: Path) -> ResolvedSide:
     """A JSON file, else a run id or unique id prefix in runs_dir, else a git ref's baseline."""
     path = Path(spec)
     if path.suffix == ".json" or path.is_file():
@@ -159,138 +143,80 @@ def resolve_side(spec: str, runs_dir: Path, root: Path, baseline_path: Path) -> 
     try:
         record = find_run(runs_dir, spec)
     except RunLookupError as exc:
-        raise CompareError(str(exc)) from exc
+        raise CompareError(_one_line(str(exc))) from exc
     if record is not None:
         return _from_file(record, record.stem)
     try:
         baseline = load_baseline(spec, root, baseline_path)
     except BaselineError as exc:
         raise CompareError(
-            f"{spec!r} is not a file, not a run id in {runs_dir}, and not a git ref with a baseline ({exc})".replace(
-                "\n", " "
-            )
+            _one_line(f"{spec!r} is not a file or a run id in {runs_dir}, and as a git ref: {exc}")
         ) from exc
-    return side_from_document(baseline.data, spec, baseline.source)
+    return side_from_committed(baseline, spec)
 
 
-def _shown(case: CaseScores, name: str) -> str:
-    if case.error is not None:
-        return f"error: {case.error}"
-    value = case.actual.get(name)
-    if value is None:
-        return "null"
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+def compare_runs(a: ResolvedSide, b: ResolvedSide) -> RunsComparison:
+    """Compare B with A through the gate's engine (A is the reference, as the baseline is)."""
+    return RunsComparison(a=a, b=b, comparison=compare_sides(a.side, b.side, names=NAMES))
 
 
-def _row(name: str, a: dict[str, int], b: dict[str, int]) -> Row:
-    result = compare_field(a, b, 0.0, ALPHA)
-    return Row(
-        name=name,
-        a=result.baseline_accuracy,
-        b=result.current_accuracy,
-        delta=result.delta,
-        n=result.n,
-        flipped_down=result.flipped_down,
-        flipped_up=result.flipped_up,
-        p_value=result.p_value,
-    )
-
-
-def compare_runs(a: RunSide, b: RunSide) -> Comparison:
-    """Pair the cases both runs scored and compare every field, overall and the exact-case rate."""
-    shared = sorted(a.cases.keys() & b.cases.keys())
-    names = sorted({n for cid in shared for n in a.cases[cid].scores if n in b.cases[cid].scores})
-    rows: list[Row] = []
-    flips: list[Flip] = []
-    pairs_a: dict[str, int] = {}
-    pairs_b: dict[str, int] = {}
-    for name in names:
-        ids = [cid for cid in shared if name in a.cases[cid].scores and name in b.cases[cid].scores]
-        sa = {cid: a.cases[cid].scores[name] for cid in ids}
-        sb = {cid: b.cases[cid].scores[name] for cid in ids}
-        pairs_a.update({f"{cid}::{name}": v for cid, v in sa.items()})
-        pairs_b.update({f"{cid}::{name}": v for cid, v in sb.items()})
-        rows.append(_row(name, sa, sb))
-        flips += [
-            Flip(
-                cid,
-                name,
-                "down" if sa[cid] > sb[cid] else "up",
-                _shown(a.cases[cid], name),
-                _shown(b.cases[cid], name),
-            )
-            for cid in ids
-            if sa[cid] != sb[cid]
-        ]
-    flips.sort(key=lambda f: (f.direction != "down", f.case, f.field))
-    exact_a = {cid: int(_exact(a.cases[cid])) for cid in shared}
-    exact_b = {cid: int(_exact(b.cases[cid])) for cid in shared}
-    return Comparison(
-        a=a,
-        b=b,
-        changes=_changes(a, b),
-        shared=len(shared),
-        fields=rows,
-        overall=_row("overall", pairs_a, pairs_b),
-        exact=_row("exact cases", exact_a, exact_b),
-        flips=flips,
-        added=sorted(b.cases.keys() - a.cases.keys()),
-        removed=sorted(a.cases.keys() - b.cases.keys()),
-    )
-
-
-def _exact(case: CaseScores) -> bool:
-    return case.error is None and bool(case.scores) and all(case.scores.values())
-
-
-def _changes(a: RunSide, b: RunSide) -> dict[str, Any]:
-    changes = config_changes(a.config, b.config)
-    # gate.config_changes names the sides baseline/current; here they are A and B.
-    lines = changes["prompt_diff"].splitlines(keepends=True)
-    for i, (old, new) in enumerate((("--- baseline/", "--- A/"), ("+++ current/", "+++ B/"))):
-        if len(lines) > i and lines[i].startswith(old):
-            lines[i] = new + lines[i][len(old) :]
-    changes["prompt_diff"] = "".join(lines)
-    return changes
-
-
-def comparison_json(result: Comparison) -> dict[str, Any]:
-    """A JSON-able view of the comparison (for scripts and the HTML template)."""
-
-    def side(s: RunSide) -> dict[str, Any]:
-        keys = ("model", "prompt", "prompt_id", "schema_id", "git_sha")
-        return {
-            "label": s.label,
-            "kind": s.kind,
-            "source": s.source,
-            "time": s.time,
-            "config": {k: s.config.get(k) for k in keys},
-            "cases": len(s.cases),
-            "overall": s.summary.get("overall"),
-            "exact_cases": s.summary.get("exact_cases"),
-        }
-
-    def row(r: Row) -> dict[str, Any]:
-        return {k: getattr(r, k) for k in Row.__dataclass_fields__}
-
+def _side_json(side: ResolvedSide) -> dict[str, Any]:
+    config = side.config
     return {
-        "a": side(result.a),
-        "b": side(result.b),
-        "changes": result.changes,
-        "shared_cases": result.shared,
-        "case_set_differs": result.case_set_differs,
-        "fields": [row(r) for r in result.fields],
-        "overall": row(result.overall),
-        "exact_cases": row(result.exact),
-        "flips": [{k: getattr(f, k) for k in Flip.__dataclass_fields__} for f in result.flips],
-        "added_cases": result.added,
-        "removed_cases": result.removed,
+        "label": side.label,
+        "kind": side.kind,
+        "source": side.source,
+        "time": side.time,
+        "config": {
+            "model": config.model,
+            "prompt": config.prompt,
+            "prompt_id": config.prompt_id,
+            "schema_id": config.schema_id,
+            "git_sha": config.git_sha,
+            "repeat": config.repeat,
+        },
+        "cases": len(side.side.cases),
+        "overall": side.overall,
+        "exact_cases": side.exact_cases,
     }
 
 
-def render_compare_html(result: Comparison) -> str:
-    """The comparison as one self-contained HTML page (autoescaped, inline CSS)."""
-    from pytest_listingeval.report.html import environment
+def comparison_json(result: RunsComparison) -> dict[str, Any]:
+    """A JSON-able view: both sides and the engine's `Comparison` exactly as the gate has it."""
+    return {
+        "a": _side_json(result.a),
+        "b": _side_json(result.b),
+        "alpha": ALPHA,
+        "comparison": result.comparison.model_dump(mode="json"),
+    }
 
-    template = environment().get_template("compare.html.j2")
-    return template.render(cmp=comparison_json(result), alpha=ALPHA)
+
+@lru_cache(maxsize=1)
+def _environment() -> Environment:
+    # Imported here: the report package is only needed for --html, and importing it loads every renderer.
+    from pytest_listingeval.report import formatting
+
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals["fmt"] = formatting
+    return env
+
+
+def render_compare_html(result: RunsComparison) -> str:
+    """The comparison as one self-contained HTML page (autoescaped, inline CSS)."""
+    rows = [{"name": name, **row.model_dump(mode="json")} for name, row in result.rows()]
+    flips = [
+        {
+            **flip.model_dump(mode="json"),
+            "a_value": shown_value(flip.baseline_actual, result.a.error_of(flip.case)),
+            "b_value": shown_value(flip.current_actual, result.b.error_of(flip.case)),
+        }
+        for flip in result.comparison.flips
+    ]
+    template = _environment().get_template("compare.html.j2")
+    return template.render(cmp=comparison_json(result), rows=rows, flips=flips, alpha=ALPHA)
