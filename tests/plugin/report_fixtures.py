@@ -1,14 +1,16 @@
-"""Hand-built results dicts (DESIGN section 6 plus report extras) for the report tests."""
+"""Hand-built run outcomes for the report tests: dicts in the RunOutcome shape, validated into the model."""
 
 from __future__ import annotations
 
 import copy
 import random
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from PIL import Image, ImageDraw
 
+from pytest_listingeval.outcome import RunOutcome
 from pytest_listingeval.report.formatting import is_plain, spec_text
 
 FIELDS = ("category", "color", "brand", "condition", "title", "description")
@@ -43,6 +45,16 @@ FLIPS = [
     (15, "category", "up", "other", "sports_outdoors"),
 ]
 ERROR_CASES = (5, 27)
+HARNESS_CASE = 30
+HARNESS_MESSAGE = "missing cassette cassettes/eval/gpt-4.1-mini/default-3f2a9c1d/x.yaml"
+UNSCORABLE_CASE = 11
+# (case index, field, spec before, spec now, critical changed): expectations edited since the baseline
+DESCRIPTION_20 = [{"contains_any": ["home_garden", "item"]}, {"max_len": 600}]
+RELABELS = [
+    (13, "color", "red", "brown", False),
+    (20, "brand", "Acme", None, True),
+    (20, "description", {"contains_any": ["lamp"]}, DESCRIPTION_20, True),
+]
 MISMATCH_ONLY = {(10, "title"), (14, "brand"), (22, "description"), (37, "color")}
 XSS_CASE = 1
 PROMPT_DIFF = """--- baseline/default
@@ -82,6 +94,11 @@ def _plain(spec: Any) -> Any:
     return spec
 
 
+def _miss(entry: dict[str, Any], actual: Any, check: str, detail: str, similarity: float | None = None) -> None:
+    entry.update(score=0, actual=actual)
+    entry["checks"] = [{"check": check, "passed": False, "detail": detail, "similarity": similarity}]
+
+
 def _case(index: int) -> dict[str, Any]:
     expected = _expected(index)
     fields: dict[str, Any] = {}
@@ -100,47 +117,27 @@ def _case(index: int) -> dict[str, Any]:
             checks = [{"check": "error", "passed": False, "detail": "no output", "similarity": None}]
         fields[name] = {"score": score, "expected": spec, "actual": actual, "checks": checks}
     for flip_index, name, direction, _before, after in FLIPS:
-        if flip_index != index:
-            continue
-        if direction == "up":
-            continue  # right now, wrong in the baseline: the field already holds the right value
-        fields[name]["actual"] = after
-        fields[name]["score"] = 0
-        fields[name]["checks"] = [
-            {
-                "check": "equals" if is_plain(fields[name]["expected"]) else "spec",
-                "passed": False,
-                "detail": f"expected {spec_text(fields[name]['expected'])}, got {after}",
-                "similarity": None,
-            }
-        ]
+        # an "up" flip is right now and wrong in the baseline: the field already holds the right value
+        if flip_index == index and direction == "down":
+            spec = fields[name]["expected"]
+            check = "equals" if is_plain(spec) else "spec"
+            _miss(fields[name], after, check, f"expected {spec_text(spec)}, got {after}")
     for mis_index, name in MISMATCH_ONLY:
         if mis_index == index:
-            fields[name]["score"] = 0
-            fields[name]["actual"] = "something else\nwith | pipe"
-            fields[name]["checks"] = [
-                {
-                    "check": "similar_to",
-                    "passed": False,
-                    "detail": "similarity 0.41 < 0.80",
-                    "similarity": 0.41,
-                }
-            ]
+            _miss(fields[name], "something else\nwith | pipe", "similar_to", "similarity 0.41 < 0.80", 0.41)
     if index == XSS_CASE:
-        fields["title"]["actual"] = XSS
-        fields["title"]["score"] = 0
-        fields["title"]["checks"] = [
-            {
-                "check": "contains_all",
-                "passed": False,
-                "detail": "missing: furniture",
-                "similarity": None,
-            }
-        ]
+        _miss(fields["title"], XSS, "contains_all", "missing: furniture")
+    harness_error = None
+    if index == HARNESS_CASE:
+        harness_error = HARNESS_MESSAGE
+        error = {"type": "harness_error", "message": HARNESS_MESSAGE}
+        for entry in fields.values():
+            entry.update(score=0, actual=None, checks=[])
     output = None if error else {name: fields[name]["actual"] for name in FIELDS}
     return {
         "id": case_id(index),
         "error": error,
+        "harness_error": harness_error,
         "image": f"cases/images/item-{index:02d}.png" if index != 39 else "cases/images/missing.png",
         "tags": ["clipart"] + (["hard"] if index % 4 == 0 else []) + (["photo"] if index % 5 == 0 else []),
         "fields": fields,
@@ -165,12 +162,35 @@ def _flip(cases: list[dict[str, Any]], index: int, name: str, direction: str, be
 
 
 def _accuracy(cases: list[dict[str, Any]], name: str) -> float:
-    scores = [c["fields"][name]["score"] for c in cases]
+    scores: list[float] = [c["fields"][name]["score"] for c in cases]
     return sum(scores) / len(scores)
 
 
-def regression_results(n_cases: int = 40) -> dict[str, Any]:
-    """Build a regression run: flips both ways, errors, mismatches, added/removed cases, tags."""
+def _relabels(n_cases: int) -> list[dict[str, Any]]:
+    by_case: dict[int, dict[str, Any]] = {}
+    for index, name, before, after, critical in RELABELS:
+        if index >= n_cases:
+            continue
+        entry = by_case.setdefault(
+            index, {"case": case_id(index), "fields": [], "critical_changed": critical, "before": {}, "after": {}}
+        )
+        entry["fields"].append(name)
+        entry["before"][name] = before
+        entry["after"][name] = after
+    return list(by_case.values())
+
+
+def _delta(base: float, now: float, n: int, down: int, up: int, p: float, p_drop: float) -> dict[str, Any]:
+    keys = ("baseline", "current", "delta", "n", "flipped_down", "flipped_up", "p_value", "p_value_drop")
+    return dict(zip(keys, (base, now, now - base, n, down, up, p, p_drop), strict=True))
+
+
+def _regression(name: str, row: Mapping[str, Any]) -> dict[str, Any]:
+    return {"field": name} | {key: row[key] for key in ("baseline", "current", "delta", "p_value_drop")}
+
+
+def regression_data(n_cases: int = 40) -> dict[str, Any]:
+    """A regression run: flips both ways, errors, a harness error, relabels, cases left out, added and removed."""
     cases = [_case(i) for i in range(n_cases)]
     pairs = [c["fields"][f]["score"] for c in cases for f in FIELDS]
     overall = sum(pairs) / len(pairs)
@@ -182,21 +202,10 @@ def regression_results(n_cases: int = 40) -> dict[str, Any]:
         down = sum(1 for i, f, d, *_ in FLIPS if f == name and d == "down" and i < n_cases)
         up = sum(1 for i, f, d, *_ in FLIPS if f == name and d == "up" and i < n_cases)
         base = acc + (down - up) / n_cases
-        fields_summary[name] = {
-            "accuracy": acc,
-            "n": n_cases,
-            "ci_low": max(0.0, acc - 0.09),
-            "ci_high": min(1.0, acc + 0.07),
-        }
-        comparison_fields[name] = {
-            "baseline": base,
-            "current": acc,
-            "delta": acc - base,
-            "n": n_cases - 2,
-            "flipped_down": down,
-            "flipped_up": up,
-            "p_value": 0.031 if name == "color" else (1.0 if down == up else 0.5),
-        }
+        fields_summary[name] = {"accuracy": acc, "n": n_cases, "ci_low": max(0.0, acc - 0.09)}
+        fields_summary[name]["ci_high"] = min(1.0, acc + 0.07)
+        p = 0.031 if name == "color" else (1.0 if down == up else 0.5)
+        comparison_fields[name] = _delta(base, acc, n_cases - 2, down, up, p, p / 2)
     base_overall = overall + 0.02
     config = {
         "model": "gpt-4.1-mini",
@@ -211,11 +220,15 @@ def regression_results(n_cases: int = 40) -> dict[str, Any]:
     }
     base_config = dict(config, model="gpt-4.1", prompt_id="default-77e0b412", params={})
     color = comparison_fields["color"]
+    relabels = _relabels(n_cases)
+    overall_delta = _delta(base_overall, overall, (n_cases - 2) * len(FIELDS), 11, 2, 0.042, 0.021)
     return {
+        "run": {"id": "20250102-030405-abcd", "time": "2025-01-02T03:04:05+00:00", "case_set": "cases"},
         "config": config,
         "summary": {
             "cases": n_cases,
             "errors": len([i for i in ERROR_CASES if i < n_cases]),
+            "harness_errors": 1 if n_cases > HARNESS_CASE else 0,
             "overall": overall,
             "exact_cases": exact,
             "fields": fields_summary,
@@ -239,11 +252,11 @@ def regression_results(n_cases: int = 40) -> dict[str, Any]:
             "shared_cases": n_cases - 2,
             "added_cases": [case_id(n_cases - 1), case_id(n_cases - 2)],
             "removed_cases": ["retired/old-lamp"],
-            "overall": {
-                "baseline": base_overall,
-                "current": overall,
-                "delta": overall - base_overall,
-            },
+            "errored_cases": [case_id(HARNESS_CASE)] if n_cases > HARNESS_CASE else [],
+            "unscorable_cases": [case_id(UNSCORABLE_CASE)] if n_cases > UNSCORABLE_CASE else [],
+            "relabels": relabels,
+            "overall": overall_delta,
+            "exact_cases": _delta(exact + 0.1, exact, n_cases - 2, 5, 1, 0.2, 0.1),
             "fields": comparison_fields,
             "flips": [_flip(cases, i, f, d, before) for i, f, d, before, _ in FLIPS if i < n_cases],
             "config_changes": {
@@ -254,42 +267,88 @@ def regression_results(n_cases: int = 40) -> dict[str, Any]:
                 "params": {"temperature": [None, 0.2]},
             },
         },
+        "policy": {"mode": "strict", "tolerance": 0.0, "alpha": 0.05},
+        "coverage": {"case_set": n_cases, "selected": n_cases},
         "verdict": "regression",
-        "regressions": [
-            {"field": "color", "baseline": color["baseline"], "current": color["current"]},
-            {"field": "overall", "baseline": base_overall, "current": overall},
-        ],
+        "relabelled": [r["case"] for r in relabels],
+        "regressions": [_regression("color", color), _regression("overall", overall_delta)],
         "critical_misses": [{"case": case_id(18), "field": "category"}],
-        "harness_errors": [
-            "missing cassette cassettes/eval/gpt-4.1-mini/default-3f2a9c1d/x.yaml: "
-            "record it with pytest -m eval --record-mode once"
-        ],
+        "harness_errors": [HARNESS_MESSAGE + ": record it with pytest -m eval --record-mode once"],
     }
 
 
-def passing_results() -> dict[str, Any]:
-    """Build a clean passing run without a baseline."""
-    results = regression_results(8)
-    for case in results["cases"]:
+def passing_data() -> dict[str, Any]:
+    """A clean passing run without a baseline."""
+    data = regression_data(8)
+    for case in data["cases"]:
         case["error"] = None
         for entry in case["fields"].values():
             entry["score"] = 1
-    results.update(
-        verdict="pass",
-        baseline=None,
-        comparison=None,
-        regressions=[],
-        critical_misses=[],
-        harness_errors=[],
-    )
-    return copy.deepcopy(results)
+    data["summary"].update(errors=0, harness_errors=0)
+    data.update(verdict="pass", baseline=None, comparison=None, relabelled=[], regressions=[])
+    data.update(critical_misses=[], harness_errors=[])
+    return copy.deepcopy(data)
 
 
-def write_images(root: Path, results: dict[str, Any], size: tuple[int, int] = (400, 300)) -> None:
+PARTIAL_CASE_SET = 58
+NOT_RUN = ("toys_games/item-50", "toys_games/item-51", "tools_diy/item-52")
+REMOVED = ("retired/old-lamp",)
+
+
+def partial_data() -> dict[str, Any]:
+    """A passing run of 12 of the 58 cases, against a baseline with a case that no longer exists."""
+    data = regression_data(12)
+    ran = {c["id"] for c in data["cases"]}
+    not_selected = [f"other/item-{i:02d}" for i in range(PARTIAL_CASE_SET - len(ran) - len(NOT_RUN))]
+    data["coverage"] = {
+        "case_set": PARTIAL_CASE_SET,
+        "selected": len(ran),
+        "not_selected": sorted([*not_selected, *NOT_RUN]),
+        "removed": list(REMOVED),
+        "not_run": list(NOT_RUN),
+    }
+    data.update(partial=True, verdict="pass", regressions=[], critical_misses=[], harness_errors=[])
+    return copy.deepcopy(data)
+
+
+def _known(data: Any, dumped: Any, where: str) -> None:
+    """Every key of the fixture dict is a key of the model: a misspelt one would vanish silently."""
+    if isinstance(data, Mapping) and isinstance(dumped, Mapping):
+        for key, value in data.items():
+            assert key in dumped, f"{where}.{key} is not a field of the model"
+            _known(value, dumped[key], f"{where}.{key}")
+    elif isinstance(data, Sequence) and not isinstance(data, str) and isinstance(dumped, Sequence):
+        for index, (item, model_item) in enumerate(zip(data, dumped, strict=False)):
+            _known(item, model_item, f"{where}[{index}]")
+
+
+def outcome_of(data: Mapping[str, Any]) -> RunOutcome:
+    """Validate a fixture dict into the typed outcome, refusing keys the model does not have."""
+    outcome = RunOutcome.model_validate(data)
+    _known(data, outcome.model_dump(), "outcome")
+    return outcome
+
+
+def regression_outcome(n_cases: int = 40) -> RunOutcome:
+    """The regression run as a RunOutcome."""
+    return outcome_of(regression_data(n_cases))
+
+
+def passing_outcome() -> RunOutcome:
+    """The passing run as a RunOutcome."""
+    return outcome_of(passing_data())
+
+
+def partial_outcome() -> RunOutcome:
+    """The partial run as a RunOutcome."""
+    return outcome_of(partial_data())
+
+
+def write_images(root: Path, outcome: RunOutcome, size: tuple[int, int] = (400, 300)) -> None:
     """Write a noisy photo-like PNG for every case image (except missing.png) under root."""
     rng = random.Random(4)
-    for index, case in enumerate(results["cases"]):
-        rel = case.get("image")
+    for index, case in enumerate(outcome.cases):
+        rel = case.image
         if not rel or rel.endswith("missing.png"):
             continue
         path = root / rel
@@ -315,8 +374,8 @@ JUDGE_FAIL = "describes a scratch that is not in the photo"
 INCONCLUSIVE_P = 0.12
 
 
-def _repeat(results: dict[str, Any]) -> None:
-    for case in results["cases"]:
+def _repeat(data: dict[str, Any]) -> None:
+    for case in data["cases"]:
         case["repeats"], case["repeat_errors"] = REPEATS, 1 if case["error"] else 0
         for entry in case["fields"].values():
             entry["repeat_scores"] = [int(entry["score"])] * REPEATS
@@ -326,7 +385,7 @@ def _repeat(results: dict[str, Any]) -> None:
                 {"check": "judge", "passed": True, "detail": JUDGE_PASS, "similarity": None}
             )
     for index, name, scores, actuals in FLAKY:
-        entry = results["cases"][index]["fields"][name]
+        entry = data["cases"][index]["fields"][name]
         entry.update(score=round(sum(scores) / REPEATS, 6), repeat_scores=scores, repeat_actuals=actuals)
         entry["actual"] = actuals[0]  # the first repeat's value and checks are the ones shown
         if name == "description":
@@ -336,36 +395,29 @@ def _repeat(results: dict[str, Any]) -> None:
             entry["checks"] = [{"check": "equals", "passed": False, "detail": detail, "similarity": None}]
 
 
-def inconclusive_results(n_cases: int = 20) -> dict[str, Any]:
-    """Build a significant-mode run with 3 repeats: flaky fields, judge reasons and an inconclusive color drop."""
-    results = regression_results(n_cases)
-    _repeat(results)
-    cases = results["cases"]
-    summary, comparison = results["summary"], results["comparison"]
+def inconclusive_data(n_cases: int = 20) -> dict[str, Any]:
+    """A significant-mode run with 3 repeats: flaky fields, judge reasons and an inconclusive color drop."""
+    data = regression_data(n_cases)
+    _repeat(data)
+    cases = data["cases"]
+    summary, comparison = data["summary"], data["comparison"]
     for name, row in comparison["fields"].items():
         acc = _accuracy(cases, name)
         summary["fields"][name].update(accuracy=acc, ci_low=max(0.0, acc - 0.12), ci_high=min(1.0, acc + 0.08))
         row.update(current=acc, delta=acc - row["baseline"], p_value_drop=min(1.0, row["p_value"] / 2 + 0.2))
     color = comparison["fields"]["color"]
     color.update(baseline=color["current"] + 0.05, delta=-0.05, p_value=0.24, p_value_drop=INCONCLUSIVE_P)
-    results["baseline"]["fields"]["color"]["accuracy"] = color["baseline"]
-    comparison.update(mode="significant", alpha=0.05, tolerance=0.01)
+    data["baseline"]["fields"]["color"]["accuracy"] = color["baseline"]
+    comparison.update(relabels=[], unscorable_cases=[], errored_cases=[])
     flaky = [{"case": case_id(i), "field": f, "pass_rate": round(sum(s) / REPEATS, 6)} for i, f, s, _ in FLAKY]
-    summary.update(repeats=REPEATS, flaky=flaky)
-    results["config"].update(judge_model="gpt-4.1", repeat=REPEATS)
-    results.update(
-        verdict="inconclusive",
-        regressions=[],
-        critical_misses=[],
-        harness_errors=[],
-        flaky=flaky,
-        inconclusive=[
-            {
-                "field": "color",
-                "baseline": color["baseline"],
-                "current": color["current"],
-                "p_value_drop": INCONCLUSIVE_P,
-            }
-        ],
-    )
-    return copy.deepcopy(results)
+    summary.update(repeats=REPEATS, flaky=flaky, harness_errors=0)
+    data["config"].update(judge_model="gpt-4.1", repeat=REPEATS)
+    data.update(policy={"mode": "significant", "alpha": 0.05, "tolerance": 0.01}, verdict="inconclusive")
+    data.update(relabelled=[], regressions=[], critical_misses=[], harness_errors=[], flaky=flaky)
+    data["inconclusive"] = [_regression("color", color)]
+    return copy.deepcopy(data)
+
+
+def inconclusive_outcome(n_cases: int = 20) -> RunOutcome:
+    """The inconclusive run as a RunOutcome."""
+    return outcome_of(inconclusive_data(n_cases))

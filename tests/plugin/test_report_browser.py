@@ -5,20 +5,27 @@ from __future__ import annotations
 import re
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 from PIL import Image
 
+from pytest_listingeval.outcome import RunOutcome
 from pytest_listingeval.report import write_html
 
 try:
-    from tests.plugin.report_fixtures import FLAKY, inconclusive_results, regression_results, write_images
+    from tests.plugin.report_fixtures import (
+        FLAKY,
+        inconclusive_outcome,
+        partial_outcome,
+        regression_outcome,
+        write_images,
+    )
 except ImportError:  # tests/plugin is not a package: pytest put it on sys.path itself
     from report_fixtures import (  # type: ignore[no-redef]
         FLAKY,
-        inconclusive_results,
-        regression_results,
+        inconclusive_outcome,
+        partial_outcome,
+        regression_outcome,
         write_images,
     )
 
@@ -73,11 +80,11 @@ def screenshot(html: Path, png: Path, size: str = "1280,2000") -> subprocess.Com
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, RunOutcome]:
     root = tmp_path_factory.mktemp("run")
-    results = regression_results()
-    write_images(root, results)
-    return write_html(results, root, root / "reports" / "eval.html"), results
+    outcome = regression_outcome()
+    write_images(root, outcome)
+    return write_html(outcome, root, root / "reports" / "eval.html"), outcome
 
 
 def _js_errors(dom: str) -> str:
@@ -92,8 +99,8 @@ def _uncaught(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if "Uncaught" in line]
 
 
-def test_dom_after_scripts(report: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
-    html, results = report
+def test_dom_after_scripts(report: tuple[Path, RunOutcome], tmp_path: Path) -> None:
+    html, outcome = report
     run = _chromium(tmp_path, "--dump-dom", html.as_uri())
     dom = run.stdout
     assert run.returncode == 0, run.stderr[-2000:]
@@ -103,12 +110,13 @@ def test_dom_after_scripts(report: tuple[Path, dict[str, Any]], tmp_path: Path) 
     assert 'id="field-table"' in dom
     assert "showing 40 of 40 cases" in dom
     assert re.search(r'<form class="filters" id="filters"(?! hidden)', dom)
-    for case in results["cases"]:
-        assert f'data-case-id="{case["id"]}"' in dom
+    for case in outcome.cases:
+        assert f'data-case-id="{case.id}"' in dom
+    assert '<section id="relabels">' in dom
 
 
-def test_filters_hide_cases(report: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
-    html, results = report
+def test_filters_hide_cases(report: tuple[Path, RunOutcome], tmp_path: Path) -> None:
+    html, outcome = report
     probe = tmp_path / "probe.html"
     probe.write_text(html.read_text(encoding="utf-8").replace("</body>", FILTER_PROBE, 1))
     run = _chromium(tmp_path, "--dump-dom", probe.as_uri())
@@ -117,8 +125,9 @@ def test_filters_hide_cases(report: tuple[Path, dict[str, Any]], tmp_path: Path)
     match = re.search(r"data-probe=\"([^\"]+)\"", run.stdout)
     assert match, run.stdout[-500:]
     seen = {k: int(v) for k, v in re.findall(r"&quot;(\w+)&quot;:(\d+)", match.group(1))}
-    flipped = {f["case"] for f in results["comparison"]["flips"]}
-    hard = [c for c in results["cases"] if "hard" in c["tags"]]
+    assert outcome.comparison is not None
+    flipped = {f.case for f in outcome.comparison.flips}
+    hard = [c for c in outcome.cases if "hard" in c.tags]
     assert seen["all"] == 40
     assert seen["flip"] == len(flipped)
     assert len(flipped) < seen["mismatch"] < 40
@@ -130,15 +139,14 @@ def test_js_error_is_recorded(tmp_path: Path) -> None:
     """The onerror recorder itself works, so an empty attribute above means no error."""
     page = tmp_path / "broken.html"
     root = tmp_path / "run"
-    results = regression_results(3)
-    write_html(results, root, page)
+    write_html(regression_outcome(3), root, page)
     page.write_text(page.read_text(encoding="utf-8").replace("</body>", "<script>nope();</script></body>"))
     run = _chromium(tmp_path, "--dump-dom", page.as_uri())
     assert "nope" in _js_errors(run.stdout)
     assert _uncaught(run.stderr)
 
 
-def test_screenshot_not_blank(report: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+def test_screenshot_not_blank(report: tuple[Path, RunOutcome], tmp_path: Path) -> None:
     html, _ = report
     png = tmp_path / "report.png"
     run = screenshot(html, png)
@@ -158,15 +166,15 @@ def test_screenshot_not_blank(report: tuple[Path, dict[str, Any]], tmp_path: Pat
 
 
 @pytest.fixture(scope="module")
-def unsure_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+def unsure_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, RunOutcome]:
     root = tmp_path_factory.mktemp("unsure")
-    results = inconclusive_results()
-    write_images(root, results)
-    return write_html(results, root, root / "reports" / "eval.html"), results
+    outcome = inconclusive_outcome()
+    write_images(root, outcome)
+    return write_html(outcome, root, root / "reports" / "eval.html"), outcome
 
 
-def test_inconclusive_report_runs_clean(unsure_report: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
-    html, results = unsure_report
+def test_inconclusive_report_runs_clean(unsure_report: tuple[Path, RunOutcome], tmp_path: Path) -> None:
+    html, outcome = unsure_report
     probe = tmp_path / "probe.html"
     probe.write_text(html.read_text(encoding="utf-8").replace("</body>", FILTER_PROBE, 1))
     run = _chromium(tmp_path, "--dump-dom", probe.as_uri())
@@ -178,12 +186,12 @@ def test_inconclusive_report_runs_clean(unsure_report: tuple[Path, dict[str, Any
     match = re.search(r"data-probe=\"([^\"]+)\"", run.stdout)
     assert match, run.stdout[-500:]
     seen = {k: int(v) for k, v in re.findall(r"&quot;(\w+)&quot;:(\d+)", match.group(1))}
-    bad = [c for c in results["cases"] if c["error"] or any(f["score"] < 1 for f in c["fields"].values())]
+    bad = [c for c in outcome.cases if c.error or c.mismatched_fields]
     assert seen["mismatch"] == len(bad)  # flaky cases are among the mismatches
-    assert {results["cases"][i]["id"] for i, *_ in FLAKY} <= {c["id"] for c in bad}
+    assert {outcome.cases[i].id for i, *_ in FLAKY} <= {c.id for c in bad}
 
 
-def test_inconclusive_banner_is_amber(unsure_report: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+def test_inconclusive_banner_is_amber(unsure_report: tuple[Path, RunOutcome], tmp_path: Path) -> None:
     html, _ = unsure_report
     png = tmp_path / "unsure.png"
     run = screenshot(html, png, "1280,900")
@@ -191,3 +199,34 @@ def test_inconclusive_banner_is_amber(unsure_report: tuple[Path, dict[str, Any]]
     with Image.open(png) as img:
         r, g, b = img.convert("RGB").getpixel((20, 20))  # type: ignore[misc]
     assert abs(r - 0x9A) < 10 and abs(g - 0x67) < 10 and b < 10  # #9a6700, not the regression red
+
+
+@pytest.fixture(scope="module")
+def partial_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("partial")
+    outcome = partial_outcome()
+    write_images(root, outcome)
+    return write_html(outcome, root, root / "reports" / "eval.html")
+
+
+def test_partial_report_runs_clean_and_says_partial(partial_report: Path, tmp_path: Path) -> None:
+    run = _chromium(tmp_path, "--dump-dom", partial_report.as_uri())
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert not _uncaught(run.stderr)
+    assert not _js_errors(run.stdout)
+    assert 'id="partial-label">partial: 12 of 58 cases, 1 baseline case gone<' in run.stdout
+    assert 'id="coverage-not-run"' in run.stdout
+    assert "showing 12 of 12 cases" in run.stdout
+
+
+def test_partial_banner_stays_the_verdicts_colour(partial_report: Path, tmp_path: Path) -> None:
+    png = tmp_path / "partial.png"
+    run = screenshot(partial_report, png, "1280,900")
+    assert png.exists(), run.stderr[-2000:]
+    with Image.open(png) as img:
+        rgb = img.convert("RGB")
+        r, g, b = rgb.getpixel((20, 20))  # type: ignore[misc]
+        assert abs(r - 0x1A) < 10 and abs(g - 0x7F) < 10 and abs(b - 0x37) < 10  # pass green, partial or not
+        # the coverage box below the banner is amber (#fff8c5)
+        pixels = [rgb.getpixel((x, y)) for x in range(0, 1280, 8) for y in range(300, 500, 8)]
+        assert sum(1 for pixel in pixels if pixel == (255, 248, 197)) > 200

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
+from pytest_listingeval.outcome import RunOutcome
 from pytest_listingeval.report import formatting as fmt
 
 
@@ -17,29 +16,26 @@ class DiffLine:
     text: str
 
 
-@dataclass
-class ConfigChanges:
-    """What changed in the configuration against the baseline."""
+@dataclass(frozen=True)
+class ChangesView:
+    """What changed in the configuration against the baseline, as text ready to show."""
 
     model: tuple[str, str] | None = None
     prompt_id: tuple[str, str] | None = None
-    prompt_diff: list[DiffLine] = field(default_factory=list)
-    schema_changes: list[str] = field(default_factory=list)
-    params: list[tuple[str, str, str]] = field(default_factory=list)
+    schema_id: tuple[str, str] | None = None
+    prompt_diff: tuple[DiffLine, ...] = ()
+    schema_changes: tuple[str, ...] = ()
+    params: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def empty(self) -> bool:
         """Tell whether nothing changed at all."""
-        return not (self.model or self.prompt_id or self.prompt_diff or self.schema_changes or self.params)
+        return not (
+            self.model or self.prompt_id or self.schema_id or self.prompt_diff or self.schema_changes or self.params
+        )
 
 
-def _pair(value: Any) -> tuple[str, str] | None:
-    if isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 2:
-        return (fmt.value_text(value[0]), fmt.value_text(value[1]))
-    return None
-
-
-def diff_lines(diff: str) -> list[DiffLine]:
+def diff_lines(diff: str) -> tuple[DiffLine, ...]:
     """Split a unified diff into classified lines for +/- colouring."""
     lines = []
     for text in diff.splitlines():
@@ -54,20 +50,21 @@ def diff_lines(diff: str) -> list[DiffLine]:
         else:
             kind = "ctx"
         lines.append(DiffLine(kind, text))
-    return lines
+    return tuple(lines)
 
 
-def config_changes(results: Mapping[str, Any]) -> ConfigChanges | None:
-    """Collect the configuration changes against the baseline, or None without a comparison."""
-    comparison = results.get("comparison") or {}
-    raw = comparison.get("config_changes")
-    if not isinstance(raw, Mapping):
+def changes_view(outcome: RunOutcome) -> ChangesView | None:
+    """The configuration changes against the baseline, or None without a comparison."""
+    if outcome.comparison is None:
         return None
-    params = raw.get("params") or {}
-    return ConfigChanges(
-        model=_pair(raw.get("model")),
-        prompt_id=_pair(raw.get("prompt_id")),
-        prompt_diff=diff_lines(raw.get("prompt_diff") or ""),
-        schema_changes=[str(s) for s in raw.get("schema_changes") or []],
-        params=[(str(name), *pair) for name, value in sorted(params.items()) if (pair := _pair(value)) is not None],
+    raw = outcome.comparison.config_changes
+    return ChangesView(
+        model=raw.model,
+        prompt_id=raw.prompt_id,
+        schema_id=raw.schema_id,
+        prompt_diff=diff_lines(raw.prompt_diff),
+        schema_changes=raw.schema_changes,
+        params=tuple(
+            (name, fmt.value_text(old), fmt.value_text(new)) for name, (old, new) in sorted(raw.params.items())
+        ),
     )

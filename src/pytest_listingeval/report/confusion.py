@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from pytest_listingeval.report import formatting as fmt
+from pytest_listingeval.results import CaseResult
 
 
 @dataclass(frozen=True)
@@ -35,21 +35,20 @@ class Confusion:
         return 0 if not count or not total else max(1, round(4 * count / total))
 
 
-def confusion(results: Mapping[str, Any], field_name: str = "category") -> Confusion | None:
+def confusion(cases: Iterable[CaseResult], field_name: str = "category") -> Confusion | None:
     """Count expected versus actual labels over cases whose expected value is plain."""
     counts: Counter[tuple[str, str]] = Counter()
-    for case in results.get("cases") or []:
-        entry = (case.get("fields") or {}).get(field_name)
-        if not entry or not fmt.is_plain(entry.get("expected")):
+    for case in cases:
+        entry = case.fields.get(field_name)
+        if entry is None or not fmt.is_plain(entry.expected):
             continue
-        actual = entry.get("actual")
-        if case.get("error"):
+        if case.error or case.harness_error is not None:
             shown = "(error)"
-        elif actual is None or actual == "":
+        elif entry.actual is None or entry.actual == "":
             shown = "(none)"
         else:
-            shown = fmt.value_text(actual)
-        counts[(fmt.value_text(entry["expected"]), shown)] += 1
+            shown = fmt.value_text(entry.actual)
+        counts[(fmt.value_text(entry.expected), shown)] += 1
     if not counts:
         return None
     expected = sorted({e for e, _ in counts})

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
+from pytest_listingeval.outcome import RunOutcome
 from pytest_listingeval.report import formatting as fmt
 
-DEFAULT_ALPHA = 0.05
 SIGNIFICANT = "significant"
-
-
-def _num(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def _same(text: str) -> str:
@@ -26,9 +21,14 @@ class GateInfo:
 
     mode: str
     alpha: float
-    tolerance: float | None
+    tolerance: float
     repeats: int
-    explicit: bool
+    compared: bool
+
+    @property
+    def shown(self) -> bool:
+        """Tell whether the gate line is worth showing: there was a comparison, or repeats."""
+        return self.compared or self.repeats > 1
 
     @property
     def significant_mode(self) -> bool:
@@ -54,27 +54,25 @@ class GateInfo:
     @property
     def caption(self) -> str:
         """One line naming the gate mode, alpha, tolerance and repeats."""
-        parts = [f"Gate: {self.mode}", f"alpha {fmt.alpha(self.alpha)}"]
-        if self.tolerance is not None:
-            parts.append(f"tolerance {fmt.share_points(self.tolerance)} pts")
+        parts = [
+            f"Gate: {self.mode}",
+            f"alpha {fmt.alpha(self.alpha)}",
+            f"tolerance {fmt.share_points(self.tolerance)} pts",
+        ]
         if self.repeats > 1:
             parts.append(f"{self.repeats} repeats per case")
         return " \u00b7 ".join(parts)
 
 
-def gate_info(results: Mapping[str, Any]) -> GateInfo:
-    """Read the gate mode, alpha and tolerance from the comparison (strict and 0.05 when absent)."""
-    comparison = results.get("comparison") or {}
-    summary = results.get("summary") or {}
-    config = results.get("config") or {}
-    alpha = _num(comparison.get("alpha"))
-    repeats = _num(summary.get("repeats")) or _num(config.get("repeat")) or 1
+def gate_info(outcome: RunOutcome) -> GateInfo:
+    """Read the gate's policy and the repeat count from the outcome."""
+    policy = outcome.policy
     return GateInfo(
-        mode=str(comparison.get("mode") or "strict"),
-        alpha=alpha if alpha is not None else DEFAULT_ALPHA,
-        tolerance=_num(comparison.get("tolerance")),
-        repeats=int(repeats),
-        explicit="mode" in comparison,
+        mode=policy.mode,
+        alpha=policy.alpha,
+        tolerance=policy.tolerance,
+        repeats=max(outcome.summary.repeats, outcome.config.repeat, 1),
+        compared=outcome.comparison is not None,
     )
 
 
@@ -83,9 +81,9 @@ class InconclusiveView:
     """A field (or overall) that dropped beyond the tolerance without a significant test."""
 
     field: str
-    baseline: float | None
-    current: float | None
-    p_value_drop: float | None
+    baseline: float
+    current: float
+    p_value_drop: float
     alpha: float
 
     def sentence(self, escape: Callable[[str], str] = _same) -> str:
@@ -96,19 +94,10 @@ class InconclusiveView:
         )
 
 
-def inconclusive_views(results: Mapping[str, Any]) -> list[InconclusiveView]:
-    """List the inconclusive drops of a significant-mode gate, in the harness's order."""
-    alpha = gate_info(results).alpha
-    return [
-        InconclusiveView(
-            field=str(entry.get("field")),
-            baseline=_num(entry.get("baseline")),
-            current=_num(entry.get("current")),
-            p_value_drop=_num(entry.get("p_value_drop")),
-            alpha=alpha,
-        )
-        for entry in results.get("inconclusive") or []
-    ]
+def inconclusive_views(outcome: RunOutcome) -> list[InconclusiveView]:
+    """List the inconclusive drops of a significant-mode gate, in the gate's order."""
+    alpha = outcome.policy.alpha
+    return [InconclusiveView(e.field, e.baseline, e.current, e.p_value_drop, alpha) for e in outcome.inconclusive]
 
 
 @dataclass(frozen=True)
@@ -129,31 +118,24 @@ class FlakyView:
         return fmt.pct(self.pass_rate)
 
 
-def rate_counts(pass_rate: float, repeat_scores: Any, repeats: Any) -> tuple[int | None, int | None]:
+def rate_counts(pass_rate: float, repeat_scores: Sequence[int] | None, repeats: int) -> tuple[int | None, int | None]:
     """Count passes and repeats from per-repeat scores, else from the rate and the repeat count."""
-    if isinstance(repeat_scores, list) and repeat_scores:
+    if repeat_scores:
         return sum(1 for s in repeat_scores if s), len(repeat_scores)
-    n = _num(repeats)
-    if n and n > 1:
-        return round(pass_rate * n), int(n)
+    if repeats > 1:
+        return round(pass_rate * repeats), repeats
     return None, None
 
 
-def flaky_views(results: Mapping[str, Any]) -> list[FlakyView]:
+def flaky_views(outcome: RunOutcome) -> list[FlakyView]:
     """List flaky (case, field) pairs with pass counts taken from the cases' per-repeat scores."""
-    summary = results.get("summary") or {}
-    entries = results.get("flaky")
-    if entries is None:
-        entries = summary.get("flaky")
-    cases = {str(c.get("id")): c for c in results.get("cases") or []}
+    cases = {c.id: c for c in outcome.cases}
+    repeats = gate_info(outcome).repeats
     views = []
-    for entry in entries or []:
-        case_id, name = str(entry.get("case")), str(entry.get("field"))
-        case = cases.get(case_id) or {}
-        scored = (case.get("fields") or {}).get(name) or {}
-        rate = _num(entry.get("pass_rate"))
-        if rate is None:
-            rate = _num(scored.get("score")) or 0.0
-        passes, repeats = rate_counts(rate, scored.get("repeat_scores"), case.get("repeats", summary.get("repeats")))
-        views.append(FlakyView(case_id, name, rate, passes, repeats))
+    for entry in outcome.flaky or outcome.summary.flaky:
+        case = cases.get(entry.case)
+        scored = case.fields.get(entry.field) if case else None
+        count = case.repeats if case else repeats
+        passes, total = rate_counts(entry.pass_rate, scored.repeat_scores if scored else None, count)
+        views.append(FlakyView(entry.case, entry.field, entry.pass_rate, passes, total))
     return views

@@ -1,8 +1,8 @@
-"""Render the eval results as one self-contained HTML file (inline CSS, JS and thumbnails)."""
+"""Render the run's outcome as one self-contained HTML file (inline CSS, JS and thumbnails)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -10,9 +10,10 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from pytest_listingeval.outcome import RunOutcome
 from pytest_listingeval.report import formatting as fmt
-from pytest_listingeval.report import view
-from pytest_listingeval.report.changes import config_changes
+from pytest_listingeval.report import run_view, table_view, view
+from pytest_listingeval.report.changes import changes_view
 from pytest_listingeval.report.confusion import confusion
 from pytest_listingeval.report.gate_view import flaky_views, gate_info, inconclusive_views
 from pytest_listingeval.report.thumbnails import resolve_image, thumbnail_data_uri
@@ -34,15 +35,15 @@ def environment() -> Environment:
     return env
 
 
-def _images(results: Mapping[str, Any], root: Path) -> dict[str, str | None]:
+def _images(outcome: RunOutcome, root: Path) -> dict[str, str | None]:
     images: dict[str, str | None] = {}
-    for case in results.get("cases") or []:
-        path = resolve_image(root, case.get("image"))
-        images[str(case.get("id"))] = thumbnail_data_uri(path) if path else None
+    for case in outcome.cases:
+        path = resolve_image(root, case.image)
+        images[case.id] = thumbnail_data_uri(path) if path else None
     return images
 
 
-def _options(cases: list[view.CaseView]) -> tuple[list[str], list[str]]:
+def _options(cases: Sequence[view.CaseView]) -> tuple[list[str], list[str]]:
     fields: list[str] = []
     tags: list[str] = []
     for case in cases:
@@ -51,52 +52,54 @@ def _options(cases: list[view.CaseView]) -> tuple[list[str], list[str]]:
     return fields, sorted(tags)
 
 
-def context(results: Mapping[str, Any], root: Path) -> dict[str, Any]:
+def context(outcome: RunOutcome, root: Path) -> dict[str, Any]:
     """Build the template context of the full HTML report."""
-    cases = view.case_views(results, _images(results, root))
+    cases = view.case_views(outcome, _images(outcome, root))
     field_options, tag_options = _options(cases)
-    comparison = results.get("comparison") or {}
     groups: dict[str, int] = {}
     for case in cases:
         groups[case.group] = groups.get(case.group, 0) + 1
-    confusions = [c for name in CONFUSION_FIELDS if (c := confusion(results, name))]
-    config = results.get("config") or {}
+    config = outcome.config
     has_judge = any(f.judge_checks for case in cases for f in case.fields)
     return {
-        "verdict": str(results.get("verdict") or "unknown"),
-        "reasons": view.verdict_reasons(results),
+        "verdict": outcome.verdict,
+        "reasons": run_view.verdict_reasons(outcome),
         "config": config,
-        "gate": gate_info(results),
-        "inconclusive": inconclusive_views(results),
-        "flaky": flaky_views(results),
-        "judge_model": (config.get("judge_model") or config.get("model")) if has_judge else None,
-        "summary": results.get("summary") or {},
-        "baseline": results.get("baseline"),
-        "comparison": comparison,
-        "changes": config_changes(results),
-        "field_rows": view.field_rows(results),
-        "aggregate_rows": view.aggregate_rows(results),
-        "confusions": confusions,
+        "summary": outcome.summary,
+        "baseline": outcome.baseline,
+        "comparison": outcome.comparison,
+        "gate": gate_info(outcome),
+        "coverage": run_view.coverage_view(outcome),
+        "relabels": run_view.relabel_views(outcome),
+        "not_compared": run_view.not_compared(outcome),
+        "error_counts": run_view.error_counts(outcome),
+        "inconclusive": inconclusive_views(outcome),
+        "flaky": flaky_views(outcome),
+        "judge_model": (config.judge_model or config.model) if has_judge else None,
+        "changes": changes_view(outcome),
+        "field_rows": table_view.field_rows(outcome),
+        "aggregate_rows": table_view.aggregate_rows(outcome),
+        "confusions": [c for name in CONFUSION_FIELDS if (c := confusion(outcome.cases, name))],
         "cases": cases,
         "groups": groups,
         "group_labels": view.GROUP_LABELS,
         "field_options": field_options,
         "tag_options": tag_options,
-        "harness_errors": [str(e) for e in results.get("harness_errors") or []],
-        "critical_misses": results.get("critical_misses") or [],
-        "added": [str(c) for c in comparison.get("added_cases") or []],
-        "removed": [str(c) for c in comparison.get("removed_cases") or []],
+        "harness_errors": outcome.harness_errors,
+        "critical_misses": outcome.critical_misses,
+        "added": outcome.comparison.added_cases if outcome.comparison else (),
+        "removed": outcome.comparison.removed_cases if outcome.comparison else (),
         "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
 
 
-def render_html(results: Mapping[str, Any], root: Path) -> str:
-    """Render the results dict as a self-contained HTML report; root resolves image paths."""
-    return environment().get_template("report.html.j2").render(**context(results, root))
+def render_html(outcome: RunOutcome, root: Path) -> str:
+    """Render the outcome as a self-contained HTML report; root resolves image paths."""
+    return environment().get_template("report.html.j2").render(**context(outcome, root))
 
 
-def write_html(results: Mapping[str, Any], root: Path, path: Path) -> Path:
+def write_html(outcome: RunOutcome, root: Path, path: Path) -> Path:
     """Render the HTML report and write it to path (parents created); return the path."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(results, root), encoding="utf-8")
+    path.write_text(render_html(outcome, root), encoding="utf-8")
     return path

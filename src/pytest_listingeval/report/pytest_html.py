@@ -7,23 +7,25 @@ loads whether or not pytest-html is installed. Register the plugin object only w
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from pytest_listingeval.report import view
+from pytest_listingeval.outcome import RunOutcome
+from pytest_listingeval.report import run_view, table_view, view
 from pytest_listingeval.report.gate_view import flaky_views, gate_info, inconclusive_views
 from pytest_listingeval.report.html import environment
 from pytest_listingeval.report.thumbnails import THUMB_MIME, resolve_image, thumbnail_base64
+from pytest_listingeval.results import CaseResult
 
 Extra = dict[str, str | None]
-ResultsGetter = Callable[[], Mapping[str, Any] | None]
+OutcomeGetter = Callable[[], RunOutcome | None]
 
 VERDICT_COLOURS = {
     "pass": "#1a7f37",
     "regression": "#cf222e",
     "error": "#8250df",
     "inconclusive": "#9a6700",
+    "incomplete": "#57606a",
 }
 
 
@@ -43,36 +45,39 @@ def _extra(
     }
 
 
-def summary_html(results: Mapping[str, Any]) -> str:
-    """Render the eval summary (verdict, overall, per-field table) as an HTML fragment."""
-    verdict = str(results.get("verdict") or "unknown")
+def summary_html(outcome: RunOutcome) -> str:
+    """Render the eval summary (verdict, coverage, relabels, per-field table) as an HTML fragment."""
     return (
         environment()
         .get_template("pytest_html_summary.html.j2")
         .render(
-            verdict=verdict,
-            colour=VERDICT_COLOURS.get(verdict, "#57606a"),
-            reasons=view.verdict_reasons(results),
-            summary=results.get("summary") or {},
-            baseline=results.get("baseline"),
-            config=results.get("config") or {},
-            rows=view.field_rows(results) + view.aggregate_rows(results),
-            gate=gate_info(results),
-            inconclusive=inconclusive_views(results),
-            flaky=flaky_views(results),
+            verdict=outcome.verdict,
+            colour=VERDICT_COLOURS[outcome.verdict],
+            reasons=run_view.verdict_reasons(outcome),
+            summary=outcome.summary,
+            baseline=outcome.baseline,
+            comparison=outcome.comparison,
+            config=outcome.config,
+            coverage=run_view.coverage_view(outcome),
+            relabels=run_view.relabel_views(outcome),
+            not_compared=run_view.not_compared(outcome),
+            error_counts=run_view.error_counts(outcome),
+            rows=table_view.field_rows(outcome) + table_view.aggregate_rows(outcome),
+            gate=gate_info(outcome),
+            inconclusive=inconclusive_views(outcome),
+            flaky=flaky_views(outcome),
         )
     )
 
 
-def case_extras(case_result: Mapping[str, Any], root: Path) -> list[Extra]:
+def case_extras(case: CaseResult, root: Path) -> list[Extra]:
     """Build pytest-html extras for one case: a thumbnail image and an HTML field diff."""
     extras: list[Extra] = []
-    path = resolve_image(root, case_result.get("image"))
+    path = resolve_image(root, case.image)
     encoded = thumbnail_base64(path) if path else None
     if encoded:
-        extras.append(_extra(encoded, "image", str(case_result.get("id")), THUMB_MIME, "jpg"))
-    case = view.case_view(case_result)
-    fragment = environment().get_template("pytest_html_case.html.j2").render(case=case)
+        extras.append(_extra(encoded, "image", case.id, THUMB_MIME, "jpg"))
+    fragment = environment().get_template("pytest_html_case.html.j2").render(case=view.case_view(case))
     extras.append(_extra(fragment, "html"))
     return extras
 
@@ -80,17 +85,17 @@ def case_extras(case_result: Mapping[str, Any], root: Path) -> list[Extra]:
 class PytestHtmlEvalExtras:
     """pytest-html hooks; register with the plugin manager only when pytest-html is present."""
 
-    def __init__(self, get_results: ResultsGetter) -> None:
-        """Keep a callable that returns the finished results dict (or None before the run ends)."""
-        self._get_results = get_results
+    def __init__(self, get_outcome: OutcomeGetter) -> None:
+        """Keep a callable that returns the final outcome (or None before the run is decided)."""
+        self._get_outcome = get_outcome
 
     def pytest_html_results_summary(
         self, prefix: list[str], summary: list[str], postfix: list[str], session: object
     ) -> None:
         """Add the eval summary to the top of pytest-html's summary section."""
-        results = self._get_results()
-        if results:
-            prefix.append(summary_html(results))
+        outcome = self._get_outcome()
+        if outcome is not None:
+            prefix.append(summary_html(outcome))
 
 
 __all__ = ["PytestHtmlEvalExtras", "case_extras", "summary_html"]

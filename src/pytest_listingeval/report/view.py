@@ -1,13 +1,14 @@
-"""Turn a results dict (DESIGN section 6 plus extras) into plain view objects for templates."""
+"""Turn the outcome's case results into plain view objects for the templates."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
+from pytest_listingeval.outcome import Flip, RunOutcome
 from pytest_listingeval.report import formatting as fmt
-from pytest_listingeval.report.gate_view import gate_info, inconclusive_views, rate_counts
+from pytest_listingeval.report.gate_view import rate_counts
+from pytest_listingeval.results import CaseResult, CheckResult, FieldScore
 
 GROUP_ORDER = {"down": 0, "up": 1, "error": 2, "mismatch": 3, "ok": 4}
 GROUP_LABELS = {
@@ -17,38 +18,7 @@ GROUP_LABELS = {
     "mismatch": "mismatch",
     "ok": "all right",
 }
-
-
-@dataclass(frozen=True)
-class FieldRow:
-    """One row of the per-field accuracy table."""
-
-    name: str
-    baseline: float | None
-    current: float | None
-    delta: float | None
-    n: int | None
-    flipped_down: int | None
-    flipped_up: int | None
-    p_value: float | None
-    ci_low: float | None
-    ci_high: float | None
-    regressed: bool = False
-    kind: str = "field"
-    p_value_drop: float | None = None
-    alpha: float = 0.05
-    significant_mode: bool = False
-    inconclusive: bool = False
-
-    @property
-    def p_shown(self) -> float | None:
-        """The p the gate uses: one-sided (drop) in significant mode, two-sided otherwise."""
-        return self.p_value_drop if self.significant_mode else self.p_value
-
-    @property
-    def significant(self) -> bool:
-        """Tell whether the paired test calls the change significant at the gate's alpha."""
-        return fmt.significant(self.p_shown, self.alpha)
+HARNESS_ERROR = "harness error"
 
 
 @dataclass(frozen=True)
@@ -129,6 +99,8 @@ class CaseView:
     critical_fields: tuple[str, ...] = ()
     repeats: int = 1
     repeat_errors: int = 0
+    relabelled: bool = False
+    not_compared: str | None = None
 
     @property
     def mismatched(self) -> tuple[str, ...]:
@@ -161,209 +133,112 @@ class CaseView:
         return GROUP_LABELS[self.group]
 
 
-def _num(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+FlipKey = tuple[str, str]
 
 
-def _int(value: Any) -> int | None:
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+def _check(check: CheckResult) -> CheckView:
+    return CheckView(check.check, check.detail, check.similarity, check.passed)
 
 
-def field_rows(results: Mapping[str, Any]) -> list[FieldRow]:
-    """Build per-field rows from the summary, the baseline and the comparison."""
-    summary = results.get("summary") or {}
-    current = summary.get("fields") or {}
-    compared = (results.get("comparison") or {}).get("fields") or {}
-    base_fields = (results.get("baseline") or {}).get("fields") or {}
-    regressed = {r.get("field") for r in results.get("regressions") or []}
-    inconclusive = {v.field for v in inconclusive_views(results)}
-    gate = gate_info(results)
-    names = list(current) + [n for n in compared if n not in current]
-    rows = []
-    for name in names:
-        cur = current.get(name) or {}
-        cmp_ = compared.get(name) or {}
-        base = _num(cmp_.get("baseline", (base_fields.get(name) or {}).get("accuracy")))
-        now = _num(cmp_.get("current", cur.get("accuracy")))
-        delta = _num(cmp_.get("delta"))
-        if delta is None and base is not None and now is not None:
-            delta = now - base
-        rows.append(
-            FieldRow(
-                name=name,
-                baseline=base,
-                current=now,
-                delta=delta,
-                n=_int(cmp_.get("n", cur.get("n"))),
-                flipped_down=_int(cmp_.get("flipped_down")),
-                flipped_up=_int(cmp_.get("flipped_up")),
-                p_value=_num(cmp_.get("p_value")),
-                ci_low=_num(cur.get("ci_low")),
-                ci_high=_num(cur.get("ci_high")),
-                regressed=name in regressed,
-                p_value_drop=_num(cmp_.get("p_value_drop")),
-                alpha=gate.alpha,
-                significant_mode=gate.significant_mode,
-                inconclusive=name in inconclusive,
-            )
-        )
-    return rows
-
-
-def aggregate_rows(results: Mapping[str, Any]) -> list[FieldRow]:
-    """Build the overall and exact-case rows of the accuracy table."""
-    summary = results.get("summary") or {}
-    baseline = results.get("baseline") or {}
-    comparison = results.get("comparison") or {}
-    regressed = {r.get("field") for r in results.get("regressions") or []}
-    overall = comparison.get("overall") or {}
-    gate = gate_info(results)
-    judged = {e.get("field"): e for e in [*(results.get("regressions") or []), *(results.get("inconclusive") or [])]}
-    inconclusive = {v.field for v in inconclusive_views(results)}
-    rows = []
-    for key, label in (("overall", "overall"), ("exact_cases", "exact cases")):
-        now = _num(summary.get(key))
-        base = _num(baseline.get(key))
-        if key == "overall":
-            base = _num(overall.get("baseline", base))
-            now = _num(overall.get("current", now))
-        delta = _num(overall.get("delta")) if key == "overall" else None
-        p_two = _num(overall.get("p_value")) if key == "overall" else None
-        p_drop = (
-            _num(overall.get("p_value_drop", (judged.get(key) or {}).get("p_value_drop"))) if key == "overall" else None
-        )
-        if delta is None and base is not None and now is not None:
-            delta = now - base
-        rows.append(
-            FieldRow(
-                name=label,
-                baseline=base,
-                current=now,
-                delta=delta,
-                n=_int(summary.get("cases")),
-                flipped_down=None,
-                flipped_up=None,
-                p_value=p_two,
-                ci_low=None,
-                ci_high=None,
-                regressed=key in regressed,
-                kind="aggregate",
-                p_value_drop=p_drop,
-                alpha=gate.alpha,
-                significant_mode=gate.significant_mode,
-                inconclusive=key in inconclusive,
-            )
-        )
-    return rows
-
-
-def _flips(results: Mapping[str, Any]) -> dict[tuple[str, str], Mapping[str, Any]]:
-    flips = (results.get("comparison") or {}).get("flips") or []
-    return {(str(f.get("case")), str(f.get("field"))): f for f in flips}
-
-
-def case_view(
-    case: Mapping[str, Any],
-    image: str | None = None,
-    flips: Mapping[tuple[str, str], Mapping[str, Any]] | None = None,
-    critical: Sequence[str] = (),
-) -> CaseView:
-    """Build the view of one case result; image is a ready data URI or None."""
-    case_id = str(case.get("id"))
-    flips = flips or {}
-    views = []
-    for name, entry in (case.get("fields") or {}).items():
-        flip = flips.get((case_id, name))
-        checks = [
-            CheckView(
-                str(c.get("check", "")), str(c.get("detail") or ""), _num(c.get("similarity")), bool(c.get("passed"))
-            )
-            for c in entry.get("checks") or []
-        ]
-        sims = tuple(c.similarity for c in checks if c.similarity is not None)
-        score = _num(entry.get("score")) or 0.0
-        repeat_scores = entry.get("repeat_scores")
-        passes, count = rate_counts(score, repeat_scores, case.get("repeats"))
-        actuals = entry.get("repeat_actuals")
-        repeats = (
-            tuple(RepeatView(bool(s), fmt.value_text(a)) for s, a in zip(repeat_scores, actuals, strict=False))
-            if isinstance(repeat_scores, list) and isinstance(actuals, list)
-            else ()
-        )
-        views.append(
-            FieldView(
-                name=name,
-                ok=score >= 1,
-                expected=fmt.spec_text(entry.get("expected")),
-                actual=fmt.value_text(entry.get("actual")),
-                baseline_actual=fmt.value_text(flip.get("baseline_actual")) if flip else None,
-                flip=str(flip.get("direction")) if flip else None,
-                failed_checks=tuple(c for c in checks if not c.passed and c.check != "judge"),
-                similarities=sims,
-                score=score,
-                passes=passes,
-                repeat_count=count,
-                repeats=repeats,
-                judge_checks=tuple(c for c in checks if c.check == "judge"),
-            )
-        )
-    error = case.get("error") or None
-    directions = {v.flip for v in views}
-    if "down" in directions:
-        group = "down"
-    elif "up" in directions:
-        group = "up"
-    elif error:
-        group = "error"
-    elif any(not v.ok for v in views):
-        group = "mismatch"
-    else:
-        group = "ok"
-    usage = case.get("usage") or {}
-    return CaseView(
-        id=case_id,
-        group=group,
-        image=image,
-        tags=tuple(str(t) for t in case.get("tags") or []),
-        fields=tuple(views),
-        error_type=str(error.get("type") or "error") if error else None,
-        error_message=str(error.get("message") or "") if error else None,
-        latency_ms=_int(case.get("latency_ms")),
-        input_tokens=_int(usage.get("input_tokens")),
-        output_tokens=_int(usage.get("output_tokens")),
-        critical_fields=tuple(critical),
-        repeats=_int(case.get("repeats")) or 1,
-        repeat_errors=_int(case.get("repeat_errors")) or 0,
+def _field(case: CaseResult, name: str, scored: FieldScore, flip: Flip | None) -> FieldView:
+    checks = [_check(c) for c in scored.checks]
+    passes, count = rate_counts(scored.score, scored.repeat_scores, case.repeats)
+    repeats: tuple[RepeatView, ...] = ()
+    if scored.repeat_scores is not None and scored.repeat_actuals is not None:
+        pairs = zip(scored.repeat_scores, scored.repeat_actuals, strict=False)
+        repeats = tuple(RepeatView(bool(s), fmt.value_text(a)) for s, a in pairs)
+    return FieldView(
+        name=name,
+        ok=scored.score >= 1,
+        expected=fmt.spec_text(scored.expected),
+        actual=fmt.value_text(scored.actual),
+        baseline_actual=fmt.value_text(flip.baseline_actual) if flip else None,
+        flip=flip.direction if flip else None,
+        failed_checks=tuple(c for c in checks if not c.passed and c.check != "judge"),
+        similarities=tuple(c.similarity for c in checks if c.similarity is not None),
+        score=scored.score,
+        passes=passes,
+        repeat_count=count,
+        repeats=repeats,
+        judge_checks=tuple(c for c in checks if c.check == "judge"),
     )
 
 
-def case_views(results: Mapping[str, Any], images: Mapping[str, str | None]) -> list[CaseView]:
+def _error(case: CaseResult) -> tuple[str | None, str | None]:
+    if case.harness_error is not None:
+        return HARNESS_ERROR, case.harness_error
+    if case.error:
+        return str(case.error.get("type") or "error"), str(case.error.get("message") or "")
+    return None, None
+
+
+def _group(case: CaseResult, views: Sequence[FieldView]) -> str:
+    directions = {v.flip for v in views}
+    if "down" in directions:
+        return "down"
+    if "up" in directions:
+        return "up"
+    if case.error or case.harness_error is not None:
+        return "error"
+    if any(not v.ok for v in views):
+        return "mismatch"
+    return "ok"
+
+
+def case_view(
+    case: CaseResult,
+    image: str | None = None,
+    flips: Mapping[FlipKey, Flip] | None = None,
+    critical: Sequence[str] = (),
+    relabelled: bool = False,
+    not_compared: str | None = None,
+) -> CaseView:
+    """Build the view of one case result; image is a ready data URI or None."""
+    flips = flips or {}
+    views = tuple(_field(case, name, scored, flips.get((case.id, name))) for name, scored in case.fields.items())
+    error_type, error_message = _error(case)
+    return CaseView(
+        id=case.id,
+        group=_group(case, views),
+        image=image,
+        tags=case.tags,
+        fields=views,
+        error_type=error_type,
+        error_message=error_message,
+        latency_ms=case.latency_ms if case.scored else None,
+        input_tokens=case.usage.get("input_tokens") if case.usage else None,
+        output_tokens=case.usage.get("output_tokens") if case.usage else None,
+        critical_fields=tuple(critical),
+        repeats=case.repeats,
+        repeat_errors=case.repeat_errors,
+        relabelled=relabelled,
+        not_compared=not_compared,
+    )
+
+
+def not_compared_reasons(outcome: RunOutcome) -> dict[str, str]:
+    """Why a case was left out of the comparison, by case id."""
+    comparison = outcome.comparison
+    if comparison is None:
+        return {}
+    reasons = {cid: "judge rubric changed" for cid in comparison.unscorable_cases}
+    reasons.update({cid: HARNESS_ERROR for cid in comparison.errored_cases})
+    return reasons
+
+
+def case_views(outcome: RunOutcome, images: Mapping[str, str | None]) -> list[CaseView]:
     """Build all case views ordered: regressions, improvements, errors, mismatches, the rest."""
-    flips = _flips(results)
+    flips = {(f.case, f.field): f for f in outcome.comparison.flips} if outcome.comparison else {}
     critical: dict[str, list[str]] = {}
-    for miss in results.get("critical_misses") or []:
-        critical.setdefault(str(miss.get("case")), []).append(str(miss.get("field")))
+    for miss in outcome.critical_misses:
+        critical.setdefault(miss.case, []).append(miss.field)
+    relabelled = set(outcome.relabelled)
+    if outcome.comparison:
+        relabelled |= set(outcome.comparison.relabelled)
+    left_out = not_compared_reasons(outcome)
     views = [
-        case_view(c, images.get(str(c.get("id"))), flips, critical.get(str(c.get("id")), ()))
-        for c in results.get("cases") or []
+        case_view(c, images.get(c.id), flips, critical.get(c.id, ()), c.id in relabelled, left_out.get(c.id))
+        for c in outcome.cases
     ]
     # sorted() is stable: within a group the harness's order is kept.
     return sorted(views, key=lambda v: GROUP_ORDER[v.group])
-
-
-def verdict_reasons(results: Mapping[str, Any]) -> list[str]:
-    """Explain the verdict in short phrases (regressed fields, inconclusive drops, critical misses, errors)."""
-    reasons = []
-    for reg in results.get("regressions") or []:
-        delta = (_num(reg.get("current")) or 0.0) - (_num(reg.get("baseline")) or 0.0)
-        reasons.append(
-            f"{reg.get('field')} {fmt.pct(reg.get('baseline'))} \u2192 "
-            f"{fmt.pct(reg.get('current'))} ({fmt.points(delta)} pts)"
-        )
-    reasons.extend(v.sentence() for v in inconclusive_views(results))
-    for miss in results.get("critical_misses") or []:
-        reasons.append(f"critical miss: {miss.get('case')} ({miss.get('field')})")
-    errors = len(results.get("harness_errors") or [])
-    if errors:
-        reasons.append(f"{errors} harness error{'s' if errors != 1 else ''}")
-    return reasons
