@@ -1,91 +1,159 @@
-"""The end-of-run summary printed in the terminal."""
+"""The end-of-run summary printed in the terminal, read from the run's outcome."""
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from collections.abc import Mapping, Sequence
 
 import pytest
 
-_COLOURS = {
+from pytest_listingeval.outcome import FieldDelta, RunOutcome
+from pytest_listingeval.report import run_view
+
+_COLOURS: dict[str, dict[str, bool]] = {
     "pass": {"green": True},
     "regression": {"red": True},
     "error": {"red": True},
+    "incomplete": {"red": True},
     "inconclusive": {"yellow": True},
 }
+MAX_IDS = 10
+# Escape sequences (CSI, OSC, two-byte), then any other control or bidirectional-override character.
+_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-_])|\x9b[0-?]*[ -/]*[@-~]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
-def _pct(value: Any) -> str:
-    return "-" if value is None else f"{100 * float(value):5.1f}%"
+def terminal_text(value: object) -> str:
+    """Text safe to print: escape sequences removed, control characters turned into spaces."""
+    return _CONTROL.sub(" ", _ESCAPE.sub("", str(value)))
 
 
-def _delta(value: Any) -> str:
-    return "" if value is None else f"{100 * float(value):+5.1f} pts"
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:5.1f}%"
 
 
-def write_summary(tr: pytest.TerminalReporter, outcome: dict[str, Any], tolerance_points: float) -> None:
-    """Per-field table, overall, exact cases, usage, the verdict and what caused it."""
-    summary = outcome["summary"]
-    comparison = outcome.get("comparison") or {}
-    rows = comparison.get("fields", {})
-    config = outcome["config"]
-    tr.write_sep("=", "listingeval summary")
-    tr.write_line(
-        f"model {config['model']}  prompt {config['prompt_id']}  schema {config['schema_id']}  "
-        f"cases {summary['cases']}  errors {summary['errors']}"
-    )
-    if outcome.get("baseline"):
-        tr.write_line(
-            f"baseline {outcome['baseline']['source']}  tolerance {tolerance_points:g} pts  "
-            f"gate {comparison.get('mode')}"
-        )
+def _delta(value: float | None) -> str:
+    return "" if value is None else f"{100 * value:+5.1f} pts"
+
+
+def _names(ids: Sequence[str]) -> str:
+    shown = ", ".join(ids[:MAX_IDS])
+    return shown + (f" and {len(ids) - MAX_IDS} more" if len(ids) > MAX_IDS else "")
+
+
+class _Lines:
+    """Every line goes through terminal_text: outcome strings may hold model or case-file text."""
+
+    def __init__(self, tr: pytest.TerminalReporter) -> None:
+        self.tr = tr
+
+    def line(self, text: str, **markup: bool) -> None:
+        self.tr.write_line(terminal_text(text), **markup)
+
+    def sep(self, title: str, **markup: bool) -> None:
+        self.tr.write_sep("=", terminal_text(title), **markup)
+
+
+def _compared(row: FieldDelta, significant: bool) -> str:
+    flips = f"{row.flipped_down}/{row.flipped_up}"
+    p = row.p_value_drop if significant else row.p_value
+    return f"{_pct(row.baseline):>10}{_delta(row.delta):>11}{flips:>11}{p:>8.3f}"
+
+
+def _table(out: _Lines, outcome: RunOutcome) -> None:
+    summary, comparison = outcome.summary, outcome.comparison
+    rows = comparison.fields if comparison else {}
+    significant = outcome.policy.mode == "significant"
     header = f"{'field':<14}{'n':>5}{'accuracy':>10}{'95% CI':>16}"
-    if rows:
-        header += f"{'baseline':>10}{'delta':>11}{'flips -/+':>11}{'p':>8}"
-    tr.write_line(header)
-    for name, stats in summary["fields"].items():
-        line = f"{name:<14}{stats['n']:>5}{_pct(stats['accuracy']):>10}"
-        line += f"{_pct(stats['ci_low']).strip() + '-' + _pct(stats['ci_high']).strip():>16}"
-        row = rows.get(name)
-        if row:
-            flips = f"{row['flipped_down']}/{row['flipped_up']}"
-            line += f"{_pct(row['baseline']):>10}{_delta(row['delta']):>11}{flips:>11}{row['p_value']:>8.3f}"
-        tr.write_line(line)
-    overall = f"{'overall':<14}{'':>5}{_pct(summary['overall']):>10}{'':>16}"
     if comparison:
-        o = comparison["overall"]
-        overall += f"{_pct(o['baseline']):>10}{_delta(o['delta']):>11}"
-    tr.write_line(overall)
-    tr.write_line(f"{'exact cases':<14}{'':>5}{_pct(summary['exact_cases']):>10}")
-    usage = summary["usage"]
-    cost = summary.get("cost_usd")
-    cost_text = f"  est. cost ${cost:.4f}" if cost is not None else ""
-    tr.write_line(
-        f"tokens in {usage['input_tokens']} out {usage['output_tokens']}{cost_text}  "
-        f"p50 latency {summary['latency_ms']['p50']:.0f} ms"
-    )
+        header += f"{'baseline':>10}{'delta':>11}{'flips -/+':>11}{'p drop' if significant else 'p':>8}"
+    out.line(header)
+    for name, stats in summary.fields.items():
+        line = f"{name:<14}{stats.n:>5}{_pct(stats.accuracy):>10}"
+        line += f"{_pct(stats.ci_low).strip() + '-' + _pct(stats.ci_high).strip():>16}"
+        if name in rows:
+            line += _compared(rows[name], significant)
+        out.line(line)
+    overall = f"{'overall':<14}{'':>5}{_pct(summary.overall):>10}{'':>16}"
+    exact = f"{'exact cases':<14}{'':>5}{_pct(summary.exact_cases):>10}{'':>16}"
     if comparison:
-        added, removed = comparison["added_cases"], comparison["removed_cases"]
-        if added or removed:
-            tr.write_line(f"cases added {len(added)}, removed {len(removed)} (not compared)")
-    for error in outcome["harness_errors"]:
-        tr.write_line(f"HARNESS ERROR {error}", red=True)
-    for miss in outcome["critical_misses"]:
-        tr.write_line(f"CRITICAL MISS {miss['case']}: {miss['field']}", red=True)
-    for reg in outcome["regressions"]:
-        tr.write_line(
-            f"REGRESSION {reg['field']}: {_pct(reg['baseline']).strip()} -> {_pct(reg['current']).strip()}",
-            red=True,
-        )
-    for item in outcome.get("inconclusive", []):
-        tr.write_line(
-            f"INCONCLUSIVE {item['field']}: dropped "
-            f"{_pct(item['baseline']).strip()} -> {_pct(item['current']).strip()} "
-            f"but p={item['p_value_drop']:.3f}: add repeats or cases",
+        overall += _compared(comparison.overall, significant)
+        exact += _compared(comparison.exact_cases, significant)
+    out.line(overall)
+    out.line(exact)
+
+
+def _coverage(out: _Lines, outcome: RunOutcome) -> None:
+    coverage = run_view.coverage_view(outcome)
+    if coverage is None:
+        return
+    out.line(f"PARTIAL run: {coverage.label.removeprefix('partial: ')}", yellow=True)
+    for item in coverage.lists:
+        out.line(f"  {item.label} ({len(item.ids)}): {_names(item.ids)}", yellow=True)
+
+
+def _comparison(out: _Lines, outcome: RunOutcome) -> None:
+    comparison = outcome.comparison
+    if comparison is None:
+        return
+    added, removed = comparison.added_cases, comparison.removed_cases
+    if added or removed:
+        out.line(f"cases added {len(added)}, removed {len(removed)} (not compared)")
+    for item in run_view.not_compared(outcome):
+        out.line(f"NOT COMPARED ({item.label}) {len(item.ids)}: {_names(item.ids)}", yellow=True)
+    for relabel in run_view.relabel_views(outcome):
+        for change in relabel.changes:
+            out.line(f"RELABELLED {relabel.case}: {change.field} {change.before} -> {change.after}", yellow=True)
+        if relabel.critical_changed or not relabel.changes:
+            what = "critical fields changed" if relabel.critical_changed else "expectations changed"
+            out.line(f"RELABELLED {relabel.case}: {what}", yellow=True)
+
+
+def _verdict_causes(out: _Lines, outcome: RunOutcome) -> None:
+    for error in outcome.harness_errors:
+        out.line(f"HARNESS ERROR {error}", red=True)
+    for miss in outcome.critical_misses:
+        out.line(f"CRITICAL MISS {miss.case}: {miss.field}", red=True)
+    for reg in outcome.regressions:
+        out.line(f"REGRESSION {reg.field}: {_pct(reg.baseline).strip()} -> {_pct(reg.current).strip()}", red=True)
+    for item in outcome.inconclusive:
+        out.line(
+            f"INCONCLUSIVE {item.field}: dropped {_pct(item.baseline).strip()} -> {_pct(item.current).strip()} "
+            f"but p={item.p_value_drop:.3f}: add repeats or cases",
             yellow=True,
         )
-    if outcome.get("baseline_update"):
-        tr.write_line(f"baseline: {outcome['baseline_update']}")
-    for label, path in outcome.get("written", {}).items():
-        tr.write_line(f"{label}: {path}")
-    verdict = outcome["verdict"]
-    tr.write_sep("=", f"listingeval verdict: {verdict.upper()}", **_COLOURS.get(verdict, {}))
+
+
+def write_summary(tr: pytest.TerminalReporter, outcome: RunOutcome, written: Mapping[str, str]) -> None:
+    """Per-field table, coverage, relabels, usage, the verdict and what caused it, then where outputs went."""
+    out = _Lines(tr)
+    summary, config, policy = outcome.summary, outcome.config, outcome.policy
+    out.sep("listingeval summary")
+    out.line(
+        f"model {config.model}  prompt {config.prompt_id}  schema {config.schema_id}  "
+        f"cases {summary.cases}  errors {summary.errors}  harness errors {summary.harness_errors}"
+    )
+    _coverage(out, outcome)
+    if outcome.baseline:
+        out.line(
+            f"baseline {outcome.baseline.source}  gate {policy.mode}  tolerance {100 * policy.tolerance:g} pts  "
+            f"alpha {policy.alpha:g}"
+        )
+    _table(out, outcome)
+    usage = summary.usage
+    cost = f"  est. cost ${summary.cost_usd:.4f}" if summary.cost_usd is not None else ""
+    out.line(
+        f"tokens in {usage.input_tokens} out {usage.output_tokens}{cost}  p50 latency {summary.latency_ms.p50:.0f} ms"
+    )
+    _comparison(out, outcome)
+    _verdict_causes(out, outcome)
+    if outcome.baseline_update:
+        out.line(f"baseline: {outcome.baseline_update}")
+    for label, path in written.items():
+        out.line(f"{label}: {path}")
+    coverage = run_view.coverage_view(outcome)
+    title = f"listingeval verdict: {outcome.verdict.upper()}" + (f" ({coverage.label})" if coverage else "")
+    out.sep(title, **_COLOURS.get(outcome.verdict, {}))
+
+
+__all__ = ["terminal_text", "write_summary"]

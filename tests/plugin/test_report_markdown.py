@@ -1,6 +1,8 @@
-"""Unit tests of the Markdown PR comment, read from the run's outcome."""
+"""Unit tests of the Markdown PR comment and the terminal summary, both read from the run's outcome."""
 
 from __future__ import annotations
+
+from typing import Any, cast
 
 import pytest
 
@@ -8,6 +10,7 @@ from pytest_listingeval.report import render_markdown
 from pytest_listingeval.report.escaping import JOINER
 from pytest_listingeval.report.formatting import alpha, p_short
 from pytest_listingeval.report.markdown import MAX_FLAKY, MAX_FLIPS, escape_cell, escape_inline
+from pytest_listingeval.terminal import terminal_text, write_summary
 
 try:
     from tests.plugin.report_fixtures import (
@@ -258,3 +261,66 @@ def test_p_value_in_sentences() -> None:
     assert p_short(None) == "\u2013"
     assert alpha(0.05) == "0.05"
     assert alpha(0.1) == "0.1"
+
+
+class FakeTerminal:
+    """Records what write_summary prints, with the markup of each line."""
+
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, dict[str, bool]]] = []
+
+    def write_line(self, line: str, **markup: bool) -> None:
+        self.lines.append((line, markup))
+
+    def write_sep(self, sep: str, title: str | None = None, **markup: bool) -> None:
+        self.lines.append((f"{sep * 3} {title} {sep * 3}", markup))
+
+    @property
+    def text(self) -> list[str]:
+        return [line for line, _ in self.lines]
+
+
+def _terminal(outcome: Any, written: dict[str, str] | None = None) -> FakeTerminal:
+    fake = FakeTerminal()
+    write_summary(cast(pytest.TerminalReporter, fake), outcome, written or {})
+    return fake
+
+
+def test_terminal_prints_relabels_and_cases_left_out() -> None:
+    fake = _terminal(regression_outcome(), {"HTML report": "reports/eval.html"})
+    lines = fake.text
+    assert "RELABELLED sports_outdoors/item-13: color red -> brown" in lines
+    assert "RELABELLED home_garden/item-20: brand Acme -> null" in lines
+    description = "description contains_any: lamp -> contains_any: home_garden, item & max_len: 600"
+    assert f"RELABELLED home_garden/item-20: {description}" in lines
+    assert "RELABELLED home_garden/item-20: critical fields changed" in lines
+    assert "NOT COMPARED (judge rubric changed, cannot be re-scored offline) 1: home_garden/item-11" in lines
+    assert "NOT COMPARED (harness error, left out of the comparison) 1: fashion/item-30" in lines
+    assert lines[1].endswith("cases 40  errors 2  harness errors 1")
+    assert "HTML report: reports/eval.html" in lines
+    assert lines[-1] == "=== listingeval verdict: REGRESSION ==="
+    assert fake.lines[-1][1] == {"red": True}
+    assert not any(line.startswith("PARTIAL") for line in lines)
+
+
+def test_terminal_says_partial() -> None:
+    fake = _terminal(partial_outcome())
+    lines = fake.text
+    assert lines[2] == "PARTIAL run: 12 of 58 cases, 1 baseline case gone"
+    assert f"  in the baseline, not run (3): {', '.join(NOT_RUN)}" in lines
+    assert any(line.startswith("  in the case set, not selected (43): other/item-00,") for line in lines)
+    assert "  in the baseline, no longer in the case set (1): retired/old-lamp" in lines
+    assert lines[-1] == "=== listingeval verdict: PASS (partial: 12 of 58 cases, 1 baseline case gone) ==="
+    assert fake.lines[-1][1] == {"green": True}
+
+
+def test_terminal_strips_escape_sequences() -> None:
+    data = regression_data()
+    data["harness_errors"] = ["boom \x1b[2J\x1b]0;pwned\x07 and \x1b[31mred\x1b[0m\r\nnext\u202e"]
+    data["comparison"]["relabels"][0]["after"]["color"] = "\x1b]8;;http://evil.example\x07click\x1b]8;;\x07"
+    lines = _terminal(outcome_of(data)).text
+    assert "HARNESS ERROR boom  and red  next " in lines
+    assert "RELABELLED sports_outdoors/item-13: color red -> click" in lines
+    for line in lines:
+        assert not any(ord(ch) < 32 or 0x7F <= ord(ch) <= 0x9F for ch in line), repr(line)
+    assert terminal_text("a\x9b2Jb\tc") == "ab c"
