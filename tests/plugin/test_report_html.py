@@ -165,13 +165,13 @@ def test_relabels_listed_with_before_and_after(page: str) -> None:
 def test_cases_left_out_of_the_comparison_listed(page: str) -> None:
     unscorable = page[page.index('id="not-compared-unscorable"') :]
     unscorable = unscorable[: unscorable.index("</div>")]
-    assert "Not compared: judge rubric changed, cannot be re-scored offline (1)" in unscorable
+    assert "Not compared: changed judge rubric or no stored output, cannot be re-scored offline (1)" in unscorable
     assert '<a href="#case-home_garden/item-11"><code>home_garden/item-11</code></a>' in unscorable
     errored = page[page.index('id="not-compared-errored"') :]
     errored = errored[: errored.index("</div>")]
     assert "Not compared: harness error, left out of the comparison (1)" in errored
     assert "fashion/item-30" in errored
-    assert "not compared: judge rubric changed" in _card(page, "home_garden/item-11")
+    assert "not compared: cannot be re-scored" in _card(page, "home_garden/item-11")
     assert "not compared: harness error" in _card(page, "fashion/item-30")
 
 

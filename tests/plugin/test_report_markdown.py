@@ -10,6 +10,7 @@ from pytest_listingeval.report import render_markdown
 from pytest_listingeval.report.escaping import JOINER
 from pytest_listingeval.report.formatting import alpha, p_short
 from pytest_listingeval.report.markdown import MAX_FLAKY, MAX_FLIPS, escape_cell, escape_inline
+from pytest_listingeval.report.run_view import UNSCORABLE
 from pytest_listingeval.terminal import terminal_text, write_summary
 
 try:
@@ -115,7 +116,7 @@ def test_every_relabel_is_listed() -> None:
 def test_cases_left_out_listed(text: str) -> None:
     assert (
         "**Not compared:**\n\n"
-        "- judge rubric changed, cannot be re-scored offline (1): home_garden/item-11\n"
+        f"- {UNSCORABLE} (1): home_garden/item-11\n"
         "- harness error, left out of the comparison (1): fashion/item-30\n"
     ) in text
 
@@ -294,7 +295,7 @@ def test_terminal_prints_relabels_and_cases_left_out() -> None:
     description = "description contains_any: lamp -> contains_any: home_garden, item & max_len: 600"
     assert f"RELABELLED home_garden/item-20: {description}" in lines
     assert "RELABELLED home_garden/item-20: critical fields changed" in lines
-    assert "NOT COMPARED (judge rubric changed, cannot be re-scored offline) 1: home_garden/item-11" in lines
+    assert f"NOT COMPARED ({UNSCORABLE}) 1: home_garden/item-11" in lines
     assert "NOT COMPARED (harness error, left out of the comparison) 1: fashion/item-30" in lines
     assert lines[1].endswith("cases 40  errors 2  harness errors 1")
     assert "HTML report: reports/eval.html" in lines

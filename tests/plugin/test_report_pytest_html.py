@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pytest_listingeval.outcome import RunOutcome
 from pytest_listingeval.report import PytestHtmlEvalExtras, case_extras
+from pytest_listingeval.report.run_view import UNSCORABLE
 
 try:
     from tests.plugin.report_fixtures import (
@@ -137,7 +138,7 @@ def test_summary_lists_relabels_and_cases_left_out() -> None:
         "home_garden/item-20: brand Acme → null, description contains_any: lamp → "
         "contains_any: home_garden, item &amp; max_len: 600 (critical fields changed)"
     ) in relabels
-    assert "Not compared, judge rubric changed, cannot be re-scored offline (1): home_garden/item-11" in html
+    assert f"Not compared, {UNSCORABLE} (1): home_garden/item-11" in html
     assert "Not compared, harness error, left out of the comparison (1): fashion/item-30" in html
 
 

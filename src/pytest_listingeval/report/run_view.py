@@ -14,6 +14,9 @@ def plural(count: int, word: str, many: str | None = None) -> str:
     return f"{count} {word if count == 1 else (many or word + 's')}"
 
 
+UNSCORABLE = "changed judge rubric or no stored output, cannot be re-scored offline"
+
+
 @dataclass(frozen=True)
 class IdList:
     """A labelled list of case ids (cases not run, relabelled, not compared)."""
@@ -109,7 +112,7 @@ def not_compared(outcome: RunOutcome) -> list[IdList]:
     if comparison is None:
         return []
     lists = (
-        IdList("unscorable", "judge rubric changed, cannot be re-scored offline", comparison.unscorable_cases),
+        IdList("unscorable", UNSCORABLE, comparison.unscorable_cases),
         IdList("errored", "harness error, left out of the comparison", comparison.errored_cases),
     )
     return [item for item in lists if item.ids]

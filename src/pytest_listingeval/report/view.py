@@ -221,7 +221,7 @@ def not_compared_reasons(outcome: RunOutcome) -> dict[str, str]:
     comparison = outcome.comparison
     if comparison is None:
         return {}
-    reasons = {cid: "judge rubric changed" for cid in comparison.unscorable_cases}
+    reasons = {cid: "cannot be re-scored" for cid in comparison.unscorable_cases}
     reasons.update({cid: HARNESS_ERROR for cid in comparison.errored_cases})
     return reasons
 
