@@ -1,4 +1,4 @@
-"""The listing schema the model fills in (contract: DESIGN section 3)."""
+"""The listing schema the model fills in (a contract: docs/contracts.md, section 1)."""
 
 from __future__ import annotations
 

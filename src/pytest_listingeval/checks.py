@@ -1,4 +1,4 @@
-"""Checks of DESIGN section 5: parse a case's expected value and score an actual value."""
+"""The checks of a case file: parse a field's expected value and score an actual value."""
 
 from __future__ import annotations
 

@@ -79,7 +79,7 @@ class RunRecordSink:
         """Write the record, then index it (the index is a cache: its faults are not errors)."""
         path = self.runs_dir / f"{outcome.run.id}.json"
         write_text_atomically(path, results_text(outcome))
-        index_record(path, outcome.model_dump(mode="json"))
+        index_record(path, outcome)
         return str(path)
 
 

@@ -337,7 +337,7 @@ def test_an_output_fault_after_rendering_makes_every_output_say_error(
     assert "MLflow" in _errors(run)
     assert _markdown(project).startswith("**listingeval: error")
     html = (project.path / "out.html").read_text(encoding="utf-8")
-    assert "verdict--error" in html and "verdict--pass" not in html
+    assert 'class="verdict verdict--error"' in html and 'class="verdict verdict--pass"' not in html
     run.result.stdout.fnmatch_lines(["*listingeval verdict: ERROR*"])
 
 

@@ -1,4 +1,4 @@
-"""Every check of DESIGN section 5 through the real plugin, and the exact aggregate numbers."""
+"""Every check through the real plugin, and the exact aggregate numbers."""
 
 from __future__ import annotations
 

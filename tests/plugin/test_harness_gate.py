@@ -1,4 +1,4 @@
-"""The baseline gate of DESIGN section 7 against a file and a git ref, and the section 6 JSON."""
+"""The baseline gate against a file and a git ref, and the results JSON contract."""
 
 from __future__ import annotations
 
@@ -106,20 +106,26 @@ def test_critical_miss_fails_without_a_baseline(pytester: pytest.Pytester) -> No
 
 
 def test_added_and_removed_cases_are_reported_not_compared(pytester: pytest.Pytester) -> None:
-    """A removed case and an added (wrong) case: both listed, neither moves the comparison."""
+    """A removed case and an added (wrong) case: both listed, neither moves the comparison.
+
+    A baseline case whose file was deleted makes the run partial: an error unless the
+    subset is opted into, then gated on the shared cases.
+    """
     project = _project(pytester)
     _baseline(project)
     (project.path / "cases" / "harp.yaml").unlink()
     project.add("zither", {"name": "Zither", "kind": "other"}, instrument("Banjo", "guitar"))
-    run = project.run("-m", "eval", "--baseline", BASELINE)
+    refused = project.run("-m", "eval", "--baseline", BASELINE)
+    assert refused.ret == 1 and refused.json["verdict"] == "error"
+    run = project.run("-m", "eval", "--baseline", BASELINE, "--eval-allow-subset")
     assert run.ret == 0, run.text
     comparison = run.json["comparison"]
     assert comparison["added_cases"] == ["zither"]
     assert comparison["removed_cases"] == ["harp"]
     assert comparison["shared_cases"] == 3
     assert comparison["overall"]["baseline"] == comparison["overall"]["current"] == 1.0
-    assert run.json["verdict"] == "pass"
-    run.result.stdout.fnmatch_lines(["*cases added 1, removed 1 (not compared)*"])
+    assert run.json["verdict"] == "pass" and run.json["partial"] is True
+    run.result.stdout.fnmatch_lines(["*cases added 1, removed 1*"])
 
 
 @pytest.mark.parametrize(("tolerance", "verdict"), [("5", "pass"), ("4", "regression")])
@@ -261,7 +267,7 @@ def test_update_baseline_refuses_with_harness_errors(pytester: pytest.Pytester) 
 
 
 def test_results_json_has_the_contract_keys_and_types(pytester: pytest.Pytester) -> None:
-    """DESIGN section 6: every documented key with its type."""
+    """Every documented key of the results JSON with its type."""
     project = _project(pytester)
     project.add("cello", {"name": "Cello", "maker": None}, {"__error__": {"type": "refusal", "message": "no"}})
     _baseline(project)

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-# Request headers vcrpy must never store (DESIGN section 8).
+# Request headers vcrpy must never store (docs/contracts.md, section 7).
 FILTER_HEADERS = ["authorization", "api-key", "openai-organization", "openai-project", "cookie"]
 # Response headers stripped before a response is stored.
 STRIP_RESPONSE_HEADERS = frozenset({"set-cookie", "openai-organization", "openai-project"})

@@ -28,7 +28,7 @@ def pytest_recording_configure(config: pytest.Config, vcr: vcrpy.VCR) -> None:
 
 @pytest.fixture
 def vcr_config() -> dict[str, Any]:
-    """Hygienic cassette options (DESIGN section 8); the record mode stays the CLI's."""
+    """Hygienic cassette options; the record mode stays the CLI's."""
     return cassette_hygiene.vcr_config()
 
 
