@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from pytest_listingeval.cmdline import rechoose_rootdir
 from pytest_listingeval.gate import GATE_MODES
 from pytest_listingeval.items import MISMATCH_ATTRIBUTE, RESULT_ATTRIBUTE, CaseFile, CaseItem
 from pytest_listingeval.outputs import write_outputs
@@ -139,6 +140,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="do not write reports/runs/<time>-<id>.json",
     )
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_load_initial_conftests(
+    early_config: pytest.Config, parser: pytest.Parser, args: list[str]
+) -> Generator[None, object, object]:
+    """Undo a rootdir chosen from one of our option values, before pytest captures output."""
+    rechoose_rootdir(early_config, parser, args)
+    return (yield)
 
 
 def _writes_html(config: pytest.Config) -> bool:
