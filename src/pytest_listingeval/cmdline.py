@@ -1,26 +1,26 @@
 """Option values that pytest took for test paths when it chose its rootdir and config file.
 
 pytest picks the rootdir and the config file from the free arguments of the command line
-(and PYTEST_ADDOPTS) before it loads entry-point plugins, so before it knows that
+and PYTEST_ADDOPTS before it loads entry-point plugins, so before it knows that
 `--baseline` or `--eval-json` take a value. In `pytest -m eval --baseline /x/b.json` the
-value `/x/b.json` is a free argument at that point and, since it exists, pytest looks for a
-config file from `/x` upwards: the project's own config is never loaded. Once the plugin is
-loaded the command line is parsed right, so only that decision is wrong; it also made
-pytest set its pythonpath, confcutdir and ini-file addopts from the wrong file. Ini-file
-addopts play no part in the decision (pytest adds them after it), so only the command line
-and PYTEST_ADDOPTS are looked at.
+value is a free argument at that point and, since it exists, pytest looks for a config
+file from `/x` upwards: the project's own config is never loaded. The command line itself
+is parsed right once the plugin is loaded, but by then pytest has also applied the chosen
+file's pythonpath, addopts and confcutdir. Ini-file addopts play no part in the choice
+(pytest adds them after it), so only the command line and PYTEST_ADDOPTS are looked at.
 
-pytest has no public way to make that decision again, and patching its outcome in place
-would leave everything derived from it behind. So the plugin restarts pytest, once, with
-each such value joined to its option (`--baseline=/x/b.json`, which pytest never takes
-for a path), when this process is the pytest command line itself; when pytest was started
-from code (`pytest.main()`, pytester) there is no command line to run again, and a usage
-error says what to write instead. Both happen only when the decision really changes
-without those values: for that, `pytest_choice` calls pytest's own rootdir and config-file
-logic, the one place that relies on pytest internals. This runs from a
-`pytest_load_initial_conftests` wrapper, the first hook after entry-point plugins are
-loaded: before pytest starts capturing output (the new process must write to the real
-terminal) and before any conftest is imported.
+pytest has no public way to make that choice again, and patching its outcome in place
+would leave everything derived from it behind. So the plugin runs the same command again,
+once, with each such value joined to its option (`--baseline=/x/b.json`, which pytest
+never takes for a path), when this process is the pytest command line itself. When pytest
+was started from code (`pytest.main()`, pytester) there is no command line to run again,
+and a usage error says what to write instead. Both happen only when the choice really
+differs without those values (a relative path inside the project usually changes
+nothing); `pytest_choice` works that out with pytest's own rootdir and config-file logic,
+the one place that relies on pytest internals. All this runs from a
+`pytest_load_initial_conftests` wrapper, the first hook that has every plugin's options,
+before pytest starts capturing output (the new process must write to the real terminal)
+and before any conftest is imported.
 """
 
 from __future__ import annotations
