@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from pytest_listingeval.cmdline import rechoose_rootdir
 from pytest_listingeval.coverage import CASE_SUFFIXES
 from pytest_listingeval.documents import incomplete_text, write_text_atomically
 from pytest_listingeval.finish import Finished, finish
@@ -158,6 +159,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="do not write reports/runs/<time>-<id>.json",
     )
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_load_initial_conftests(
+    early_config: pytest.Config, parser: pytest.Parser, args: list[str]
+) -> Generator[None, object, object]:
+    """Undo a rootdir chosen from one of our option values, before pytest captures output."""
+    rechoose_rootdir(early_config, parser, args)
+    return (yield)
 
 
 def _writes_html(config: pytest.Config) -> bool:
@@ -318,7 +328,7 @@ class ControllerPlugin:
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
         """Remember which cases were selected (xdist controller)."""
-        root, cases_root = self.state.settings.root, self.state.settings.cases_root
+        root, cases_root = self.state.settings.node_root, self.state.settings.cases_root
         for nodeid in ids:
             path, sep, name = nodeid.partition("::")
             if sep and path.endswith(CASE_SUFFIXES) and (root / path).is_relative_to(cases_root):

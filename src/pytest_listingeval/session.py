@@ -129,7 +129,7 @@ class EvalSession:
         case: Case | None = None
         try:
             case = load_case(
-                self.settings.root / nodeid.split("::", 1)[0], self.settings.cases_root, self.task.output_model
+                self.settings.node_root / nodeid.split("::", 1)[0], self.settings.cases_root, self.task.output_model
             )
         except (CaseError, OSError, pytest.UsageError):
             case = None

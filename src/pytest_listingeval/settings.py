@@ -20,6 +20,7 @@ class HarnessSettings:
 
     root: Path
     invocation_dir: Path
+    node_root: Path
     task: str
     model: str
     prompt: str
@@ -63,14 +64,22 @@ class HarnessSettings:
         return self.record_mode != "none"
 
 
-def read_table(root: Path) -> dict[str, Any]:
-    """`[tool.listingeval]` from `<root>/pyproject.toml`, or an empty dict."""
-    path = root / "pyproject.toml"
+def table_file(config: pytest.Config) -> Path:
+    """The pyproject.toml that holds `[tool.listingeval]`: the loaded config file or the one beside it."""
+    inipath = config.inipath
+    # No config file, or `-c /dev/null`: nothing says where the project is but the rootdir.
+    if inipath is None or not inipath.is_file():
+        return config.rootpath / "pyproject.toml"
+    return inipath if inipath.name == "pyproject.toml" else inipath.parent / "pyproject.toml"
+
+
+def read_table(path: Path) -> dict[str, Any]:
+    """`[tool.listingeval]` from the pyproject.toml at `path`, or an empty dict when there is none."""
     if not path.is_file():
         return {}
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise pytest.UsageError(f"cannot read {path}: {exc}") from exc
     table = data.get("tool", {}).get("listingeval", {})
     return table if isinstance(table, dict) else {}
@@ -82,9 +91,11 @@ def _path(root: Path, value: str | None) -> Path | None:
 
 def resolve(config: pytest.Config) -> HarnessSettings:
     """Merge options over environment over `[tool.listingeval]` over defaults."""
-    root = config.rootpath
+    source = table_file(config)
+    # Relative paths in the table are relative to the file holding it, wherever the rootdir is.
+    root = source.parent
     here = config.invocation_params.dir
-    table = read_table(root)
+    table = read_table(source)
     option = config.option
 
     def pick(opt: Any, env: str, key: str, default: Any) -> Any:
@@ -131,6 +142,7 @@ def resolve(config: pytest.Config) -> HarnessSettings:
     return HarnessSettings(
         root=root,
         invocation_dir=here,
+        node_root=config.rootpath,
         task=str(table.get("task", "")),
         model=str(pick(option.eval_model, "LISTINGEVAL_MODEL", "model", "")),
         prompt=str(pick(option.eval_prompt, "LISTINGEVAL_PROMPT", "prompt", "default")),
