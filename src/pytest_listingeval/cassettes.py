@@ -1,4 +1,4 @@
-"""Per-case cassettes (DESIGN section 8): paths, body canonicalisation, header hygiene."""
+"""Per-case cassettes: paths, body canonicalisation, header hygiene (docs/contracts.md, section 7)."""
 
 from __future__ import annotations
 

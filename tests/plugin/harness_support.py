@@ -328,7 +328,7 @@ NEAR = "a wooden viola with a bow"
 # The similarity rapidfuzz gives (normalised strings are already lower-case, single-spaced).
 NEAR_SIMILARITY = round(fuzz.ratio(NEAR, REFERENCE) / 100.0, 4)
 
-# The check matrix of DESIGN section 5: (case id, expected, answer, scores each field must get)
+# The check matrix of docs/contracts.md, section 3: (case id, expected, answer, scores each field must get)
 CASES: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, int]]] = [
     # plain equality: NFKC (full-width letters), casefold, trim, inner whitespace
     ("eq/fullwidth", {"name": "violin", "kind": "violin"}, instrument(fullwidth("Violin")), {"name": 1, "kind": 1}),
