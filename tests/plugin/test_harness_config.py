@@ -273,18 +273,22 @@ def test_the_pytest_script_restarts_the_same_way(
 def test_run_from_a_subfolder_with_a_baseline_outside(
     pytester: pytest.Pytester, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`cd cases/sub && pytest -m eval --baseline /outside/b.json`: still the project's table."""
+    """`cd cases/sub && pytest -m eval --baseline /outside/b.json`: still the project's table.
+
+    Run from a sub-folder the run covers only that folder, so the gate refuses it as partial.
+    """
     outside = tmp_path_factory.mktemp("outside")
     project = _gated(pytester, outside)
     project.add("sub/harp", {"kind": "other"}, instrument("Harp", "other"))
     sub = project.path / "cases" / "sub"
     monkeypatch.chdir(sub)
     result = _subprocess(pytester, "--baseline", str(outside / "b.json"), "--eval-json", "out.json")
-    assert result.ret == 0, _text(result)
+    assert result.ret == 1, _text(result)
     _assert_project_config(result, project, restarted=True)
     data = _results(sub / "out.json")
-    assert data["config"]["model"] == MODEL and data["verdict"] == "pass"
+    assert data["config"]["model"] == MODEL and data["verdict"] == "error" and data["partial"] is True
     assert data["comparison"]["added_cases"] == ["sub/harp"]
+    assert any(e.startswith("partial run") for e in data["harness_errors"])
 
 
 @pytest.mark.parametrize("where", ["args", "PYTEST_ADDOPTS"])
