@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_listingeval.cases import Case
-from pytest_listingeval.cassettes import NoRecordedAnswer, cassette_path, use_cassette
+from pytest_listingeval.cassettes import CassetteUse, NoRecordedAnswer, cassette_path, use_cassette
 from pytest_listingeval.checks import CheckOutcome
 from pytest_listingeval.results import CaseResult, Judge, harness_failure, merge_repeats, score_case
 from pytest_listingeval.settings import HarnessSettings
@@ -50,7 +50,7 @@ def _judge_for(task: EvalTask, case: Case, model: str) -> Judge | None:
     return run
 
 
-CassetteContext = Callable[[Path, str], AbstractContextManager[None]]
+CassetteContext = Callable[[Path, str], AbstractContextManager[CassetteUse]]
 
 
 def run_case(
@@ -76,17 +76,17 @@ def _run_once(
     label = image_label(settings, case.image)
     path = cassette_path(settings.cassettes_root, description.model, description.prompt_id, case.id, repeat)
     shown = image_label(settings, path)
-    if settings.record_mode == "none" and not path.is_file():
-        return harness_failure(
-            case,
-            case.id,
-            f"missing cassette {shown} (model {description.model}, prompt {description.prompt_id}); "
-            f"record it with: {record_command(settings, case, 'once')}",
-            label,
-        )
     judge = _judge_for(task, case, settings.judge_model or description.model)
     try:
-        with cassette_context(path, settings.record_mode):
+        with cassette_context(path, settings.record_mode) as tape:
+            if settings.record_mode == "none" and not tape.replayable:
+                return harness_failure(
+                    case,
+                    case.id,
+                    f"missing cassette {shown} (model {description.model}, prompt {description.prompt_id}); "
+                    f"record it with: {record_command(settings, case, 'once')}",
+                    label,
+                )
             result = task.run(case.image, description.model, description.prompt)
             return score_case(case, result, label, judge)
     except NoRecordedAnswer:
