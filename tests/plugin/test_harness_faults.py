@@ -213,7 +213,7 @@ def test_connection_refused_while_recording_is_a_harness_error(
     monkeypatch.setenv("OPENAI_BASE_URL", unreachable_base_url())
     failed = project.run("-m", "eval", "--record-mode=once", *runner, subprocess=True, json_name="failed.json")
     # four attempts (FAST_RETRIES), each refused
-    _assert_unreachable(failed, project, 4, "api_error: Connection error.")
+    _assert_unreachable(failed, project, 4, "APIConnectionError: Connection error.")
     assert fake.requests == []
 
     monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)

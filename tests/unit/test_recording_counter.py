@@ -286,7 +286,7 @@ def test_error_after_unanswered_requests_is_a_harness_error(tmp_path: Path) -> N
     result, cassette = _run(tmp_path, HttpTask([unreachable_base_url(), unreachable_base_url()]))
     assert result.harness_error is not None
     assert result.harness_error.startswith("the API could not be reached while recording: 2 requests got no answer")
-    assert "api_error: transport: " in result.harness_error
+    assert "(the task said: transport: " in result.harness_error
     assert "--record-mode=once" in result.harness_error
     assert result.error == {"type": "harness_error", "message": result.harness_error}
     assert not cassette.exists()
