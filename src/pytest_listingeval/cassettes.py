@@ -7,13 +7,16 @@ import binascii
 import hashlib
 import json
 import re
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 import vcr
+from vcr.cassette import Cassette
 from vcr.errors import CannotOverwriteExistingCassetteException, UnhandledHTTPRequestError
+from vcr.patch import CassettePatcherBuilder
 
 RECORD_MODES = ("none", "once", "new_episodes", "all", "rewrite")
 SECRET_HEADERS = (
@@ -33,8 +36,21 @@ _UNSAFE_PATH_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 
 # Both mean "this cassette has no answer for this request" (vcrpy raises either, by code path).
 NoRecordedAnswer = (CannotOverwriteExistingCassetteException, UnhandledHTTPRequestError)
+# Cassette metadata of a recording in which the task made no request: without it, a cassette
+# with no interactions is what an interrupted or failed recording left, so it counts as missing.
+NO_REQUESTS_KEY = "listingeval_no_requests"
+# Arguments of vcrpy's merged config that configure the context manager, not the cassette.
+_NOT_CASSETTE_ARGUMENTS = ("path_transformer", "func_path_generator", "record_on_exception")
 
-__all__ = ["NoRecordedAnswer", "cassette_path", "use_cassette"]
+__all__ = [
+    "NO_REQUESTS_KEY",
+    "CassetteUse",
+    "Cassettes",
+    "CountingCassette",
+    "NoRecordedAnswer",
+    "cassette_path",
+    "use_cassette",
+]
 
 
 def cassette_path(root: Path, model: str, prompt_id: str, case_id: str, repeat: int = 0) -> Path:
@@ -155,24 +171,207 @@ def make_vcr(record_mode: str) -> vcr.VCR:
     return recorder
 
 
-def prepare_path(path: Path, record_mode: str) -> None:
-    """`rewrite` starts from nothing; recording needs the folder."""
-    if record_mode == "rewrite" and path.exists():
-        path.unlink()
-    if record_mode != "none":
-        path.parent.mkdir(parents=True, exist_ok=True)
+class CountingCassette:
+    """A vcrpy cassette that also counts the requests it let through to the server and the answers recorded.
+
+    vcrpy's HTTP stubs ask `can_play_response_for` about every request; one the cassette cannot
+    play and may record goes to the server, and the response, if one comes back, is handed to
+    `append`. A request sent but never appended got no answer: refused, unresolved, timed out.
+    """
+
+    def __init__(self, cassette: Any) -> None:
+        self.cassette = cassette
+        self._lock = threading.Lock()
+        self._live: list[Any] = []
+        self._answered = 0
+
+    def can_play_response_for(self, request: Any) -> bool:
+        """The cassette's answer; a request it cannot play and may record is counted as sent."""
+        playable = bool(self.cassette.can_play_response_for(request))
+        if not playable and not self.cassette.write_protected and self.cassette.filter_request(request):
+            with self._lock:
+                # http.client's stub asks twice about one request (on connect, on getresponse).
+                if not any(seen is request for seen in self._live):
+                    self._live.append(request)
+        return playable
+
+    def append(self, request: Any, response: Any) -> None:
+        """Record the server's answer to a request sent live."""
+        with self._lock:
+            self._answered += 1
+        self.cassette.append(request, response)
+
+    @property
+    def sent(self) -> int:
+        """Requests sent to the server."""
+        return len(self._live)
+
+    @property
+    def answered(self) -> int:
+        """Responses the server gave."""
+        return self._answered
+
+    @property
+    def unanswered(self) -> int:
+        """Requests sent that got no response."""
+        return max(0, self.sent - self._answered)
+
+    def __len__(self) -> int:
+        return len(self.cassette)
+
+    def __contains__(self, request: Any) -> bool:
+        return request in self.cassette
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.cassette, name)
 
 
-def write_empty_if_missing(path: Path, record_mode: str) -> None:
-    """vcrpy writes nothing for a task that made no HTTP call; an empty cassette lets it replay."""
-    if record_mode != "none" and not path.exists():
-        path.write_text("interactions: []\nversion: 1\n", encoding="utf-8")
+def _marked(cassette: Any) -> bool:
+    # vcrpy has no public read of its metadata that leaves a recording cassette unchanged.
+    return bool(getattr(cassette, "_metadata", {}).get(NO_REQUESTS_KEY))
+
+
+def _replayable(cassette: Any) -> bool:
+    """It holds interactions, or says the task makes no request; anything else is no recording at all."""
+    return len(cassette) > 0 or _marked(cassette)
+
+
+class CassetteUse:
+    """A case's cassette while its task runs: what it can replay, what went out live, whether to keep it."""
+
+    def __init__(self, counter: CountingCassette, existed: bool) -> None:
+        self.counter = counter
+        self.existed = existed
+        self.replayable = _replayable(counter.cassette)
+        self.discarded = False
+
+    @property
+    def sent(self) -> int:
+        """Requests sent to the server."""
+        return self.counter.sent
+
+    @property
+    def answered(self) -> int:
+        """Responses the server gave."""
+        return self.counter.answered
+
+    @property
+    def unanswered(self) -> int:
+        """Requests sent that got no response."""
+        return self.counter.unanswered
+
+    def discard(self) -> None:
+        """Keep nothing of this recording: the cassette is not saved, and a new file is removed."""
+        self.discarded = True
+
+
+class CassetteRouter:
+    """Stands in for the cassette in vcrpy's patch and forwards to the one bound now.
+
+    A case run on its own binds its cassette for every thread (threads its task starts too);
+    cases run in threads each bind their own.
+    """
+
+    def __init__(self, fallback: Any) -> None:
+        self._local = threading.local()
+        self._shared: Any = None
+        self._fallback = fallback
+
+    def bind(self, cassette: Any, per_thread: bool) -> None:
+        """Make `cassette` the one HTTP calls use (None: back to the fallback, which answers nothing)."""
+        if per_thread:
+            self._local.cassette = cassette
+        else:
+            self._shared = cassette
+
+    def current(self) -> Any:
+        """The cassette of the calling thread, else the shared one, else the fallback."""
+        cassette = getattr(self._local, "cassette", None)
+        if cassette is None:
+            cassette = self._shared
+        return cassette if cassette is not None else self._fallback
+
+    def __len__(self) -> int:
+        return len(self.current())
+
+    def __contains__(self, request: Any) -> bool:
+        return request in self.current()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.current(), name)
+
+
+class Cassettes:
+    """One vcrpy patch whose router hands each HTTP call to the cassette of the case that made it."""
+
+    def __init__(self, record_mode: str, per_thread: bool = False) -> None:
+        self.record_mode = record_mode
+        self._per_thread = per_thread
+        self._recorder = make_vcr(record_mode)
+        self._router = CassetteRouter(self._cassette(None))
+
+    def _cassette(self, path: Path | None) -> Any:
+        config = self._recorder.get_merged_config(path=str(path) if path else "<no cassette>")
+        for key in _NOT_CASSETTE_ARGUMENTS:
+            config.pop(key, None)
+        if path is None:
+            config["record_mode"] = "none"
+            return Cassette(**config)  # never loaded or saved: answers nothing
+        return Cassette.load(**config)
+
+    @contextmanager
+    def patched(self) -> Iterator[None]:
+        """Keep vcrpy's patches in place while the block runs."""
+        with ExitStack() as stack:
+            for patcher in CassettePatcherBuilder(self._router).build():
+                stack.enter_context(patcher)
+            yield
+
+    def _open(self, path: Path, record_mode: str) -> Any:
+        if record_mode == "rewrite":
+            path.unlink(missing_ok=True)
+        cassette = self._cassette(path)
+        if record_mode != "none":
+            if not _replayable(cassette) and path.exists():
+                # What a failed recording left: record it as if absent, which `once` would refuse.
+                path.unlink()
+                cassette = self._cassette(path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+        return cassette
+
+    @contextmanager
+    def use(self, path: Path, record_mode: str) -> Iterator[CassetteUse]:
+        """HTTP of the block (this thread's, or every thread's when run alone) recorded to or replayed from `path`."""
+        cassette = self._open(path, record_mode)
+        tape = CassetteUse(CountingCassette(cassette), existed=path.exists())
+        self._router.bind(tape.counter, self._per_thread)
+        finished = False
+        try:
+            yield tape
+            finished = True
+        finally:
+            self._router.bind(None, self._per_thread)
+            _close(path, record_mode, tape, finished)
+
+
+def _close(path: Path, record_mode: str, tape: CassetteUse, finished: bool) -> None:
+    """Save what was recorded; mark a request-free run so it replays; leave nothing after a discard."""
+    cassette = tape.counter.cassette
+    if tape.discarded:
+        if not tape.existed:
+            path.unlink(missing_ok=True)
+        return
+    if len(cassette) and _marked(cassette):
+        del cassette._metadata[NO_REQUESTS_KEY]  # it has requests now
+    cassette._save()
+    if finished and record_mode != "none" and tape.sent == 0 and not path.exists():
+        cassette.get_metadata(NO_REQUESTS_KEY, True)
+        cassette._save()
 
 
 @contextmanager
-def use_cassette(path: Path, record_mode: str) -> Iterator[None]:
+def use_cassette(path: Path, record_mode: str) -> Iterator[CassetteUse]:
     """Run the block with HTTP recorded to or replayed from `path`."""
-    prepare_path(path, record_mode)
-    with make_vcr(record_mode).use_cassette(str(path)):
-        yield
-    write_empty_if_missing(path, record_mode)
+    cassettes = Cassettes(record_mode)
+    with cassettes.patched(), cassettes.use(path, record_mode) as tape:
+        yield tape

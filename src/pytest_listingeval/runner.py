@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from pytest_listingeval.cases import Case
-from pytest_listingeval.cassettes import NoRecordedAnswer, cassette_path, use_cassette
+from pytest_listingeval.cassettes import CassetteUse, NoRecordedAnswer, cassette_path, use_cassette
 from pytest_listingeval.checks import CheckOutcome
 from pytest_listingeval.results import CaseResult
 from pytest_listingeval.scoring import Judge, harness_failure, merge_repeats, score_case
 from pytest_listingeval.settings import HarnessSettings
-from pytest_listingeval.task import EvalTask, TaskDescription
+from pytest_listingeval.task import EvalTask, TaskDescription, TaskResult
 
 
 def record_command(settings: HarnessSettings, case: Case, mode: str) -> str:
@@ -51,7 +51,16 @@ def _judge_for(task: EvalTask, case: Case, model: str) -> Judge | None:
     return run
 
 
-CassetteContext = Callable[[Path, str], AbstractContextManager[None]]
+CassetteContext = Callable[[Path, str], AbstractContextManager[CassetteUse]]
+
+
+class ApiUnreachable(Exception):
+    """The task failed while requests it sent to the API got no answer (refused, unresolved, timed out)."""
+
+    def __init__(self, unanswered: int, task_error: str) -> None:
+        super().__init__(task_error)
+        self.unanswered = unanswered
+        self.task_error = " ".join(task_error.split())
 
 
 def run_case(
@@ -77,19 +86,21 @@ def _run_once(
     label = image_label(settings, case.image)
     path = cassette_path(settings.cassettes_root, description.model, description.prompt_id, case.id, repeat)
     shown = image_label(settings, path)
-    if settings.record_mode == "none" and not path.is_file():
-        return harness_failure(
-            case,
-            case.id,
-            f"missing cassette {shown} (model {description.model}, prompt {description.prompt_id}); "
-            f"record it with: {record_command(settings, case, 'once')}",
-            label,
-        )
     judge = _judge_for(task, case, settings.judge_model or description.model)
     try:
-        with cassette_context(path, settings.record_mode):
-            result = task.run(case.image, description.model, description.prompt)
+        with cassette_context(path, settings.record_mode) as tape:
+            if settings.record_mode == "none" and not tape.replayable:
+                return harness_failure(
+                    case,
+                    case.id,
+                    f"missing cassette {shown} (model {description.model}, prompt {description.prompt_id}); "
+                    f"record it with: {record_command(settings, case, 'once')}",
+                    label,
+                )
+            result = _run_task(task, description, case, tape)
             return score_case(case, result, label, judge)
+    except ApiUnreachable as exc:
+        return harness_failure(case, case.id, _unreachable_message(settings, case, exc), label)
     except NoRecordedAnswer:
         return harness_failure(
             case,
@@ -101,3 +112,33 @@ def _run_once(
         )
     except Exception as exc:  # a crashing task must become a result, never silence
         return harness_failure(case, case.id, f"the task crashed: {type(exc).__name__}: {exc}", label)
+
+
+def _run_task(task: EvalTask, description: TaskDescription, case: Case, tape: CassetteUse) -> TaskResult:
+    """The task's result; ApiUnreachable (and nothing recorded) when it failed with requests unanswered.
+
+    Decided from the HTTP traffic, not from the task's error type, so it holds for any task;
+    a request that failed and then succeeded on a retry leaves a result without an error.
+    """
+    try:
+        result = task.run(case.image, description.model, description.prompt)
+    except NoRecordedAnswer:
+        raise
+    except Exception as exc:
+        if not tape.unanswered:
+            raise
+        tape.discard()
+        raise ApiUnreachable(tape.unanswered, f"{type(exc).__name__}: {exc}") from exc
+    if result.error is not None and tape.unanswered:
+        tape.discard()
+        raise ApiUnreachable(tape.unanswered, str(result.error.get("message") or result.error.get("type") or ""))
+    return result
+
+
+def _unreachable_message(settings: HarnessSettings, case: Case, failure: ApiUnreachable) -> str:
+    requests = "1 request" if failure.unanswered == 1 else f"{failure.unanswered} requests"
+    detail = f" (the task said: {failure.task_error})" if failure.task_error else ""
+    return (
+        f"the API could not be reached while recording: {requests} got no answer{detail}; "
+        f"no cassette was written; record it again with: {record_command(settings, case, 'once')}"
+    )

@@ -322,6 +322,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
 
 
+def unreachable_base_url() -> str:
+    """An OpenAI-style base URL on 127.0.0.1 where nothing listens: every connection is refused."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    return f"http://127.0.0.1:{port}/v1"
+
+
 def _ms_since(started: float) -> int:
     return max(1, round((time.monotonic() - started) * 1000))
 

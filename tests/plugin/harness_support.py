@@ -130,7 +130,11 @@ class FakeTask:
 task = FakeTask()
 """
 
-_EMPTY_CASSETTE = "interactions: []\nversion: 1\n"
+# A cassette for a task that makes no HTTP request: no interactions, and the marker that says
+# so on purpose (an unmarked empty cassette is a recording that went wrong, so it is "missing").
+NO_REQUESTS_MARKER = "listingeval_no_requests"
+_EMPTY_CASSETTE = f"interactions: []\nmetadata:\n  {NO_REQUESTS_MARKER}: true\nversion: 1\n"
+LEGACY_EMPTY_CASSETTE = "interactions: []\nversion: 1\n"
 
 
 def png_bytes(seed: int, size: int = 16) -> bytes:
@@ -139,6 +143,13 @@ def png_bytes(seed: int, size: int = 16) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (size, size), colour).save(out, format="PNG")
     return out.getvalue()
+
+
+def read_cassette(path: Path) -> dict[str, Any]:
+    """A cassette file as YAML data."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert isinstance(data, dict), f"{path} is not a cassette: {data!r}"
+    return data
 
 
 def fullwidth(text: str) -> str:
@@ -303,11 +314,11 @@ class GenericProject(Project):
         self.answers[image_stem(case_id)] = answer
         self._write_answers()
 
-    def write_empty_cassette(self, case_id: str) -> None:
-        """A cassette with no interactions: what a task without HTTP replays."""
+    def write_empty_cassette(self, case_id: str, *, legacy: bool = False) -> None:
+        """A marked cassette with no interactions (what a task without HTTP replays); `legacy`: unmarked."""
         path = self.cassette(case_id)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(_EMPTY_CASSETTE, encoding="utf-8")
+        path.write_text(LEGACY_EMPTY_CASSETTE if legacy else _EMPTY_CASSETTE, encoding="utf-8")
 
     def _write_answers(self) -> None:
         (self.path / "answers.json").write_text(json.dumps(self.answers, ensure_ascii=False), encoding="utf-8")

@@ -14,14 +14,14 @@ from typing import Any
 import pytest
 from tests.fakes import faults
 from tests.fakes.faults import Fault
-from tests.fakes.server import FakeOpenAI, RecordedRequest
+from tests.fakes.server import FakeOpenAI, RecordedRequest, unreachable_base_url
 
 from extractor.images import prepare_image
 
 try:
-    from tests.plugin.harness_support import Project, Run, png_bytes
+    from tests.plugin.harness_support import Project, Run, png_bytes, read_cassette
 except ImportError:  # run from tests/plugin
-    from harness_support import Project, Run, png_bytes  # type: ignore[no-redef]
+    from harness_support import Project, Run, png_bytes, read_cassette  # type: ignore[no-redef]
 
 KEY = "sk-harness-test-not-real"
 FAST_RETRIES = "attempts = 4\nbackoff_initial_s = 0.01\nbackoff_max_s = 0.05\ntimeout_s = 10"
@@ -164,6 +164,86 @@ def test_recording_without_a_key_is_refused(
     assert "set OPENAI_API_KEY" in run.text
     assert fake.requests == []
     assert not (project.path / "cassettes").exists() or not list(Path(project.path / "cassettes").rglob("*.yaml"))
+
+
+UNREACHABLE = "the API could not be reached while recording"
+UNREACHABLE_CASES = {"net/violin": "Violin", "net/drum": "Drum"}
+
+
+def _unreachable_project(pytester: pytest.Pytester, fake: FakeOpenAI, settings: str) -> ExtractorProject:
+    """Two cases with no cassette; the fake server knows their listings (for the second recording)."""
+    project = ExtractorProject(pytester, extra_settings=settings)
+    for seed, (case_id, title) in enumerate(UNREACHABLE_CASES.items(), start=40):
+        raw = png_bytes(seed, size=32)
+        project.write_case(case_id, {"title": {"contains_all": [title]}, "category": "musical_instruments"}, image=raw)
+        fake.answer_image(prepare_image(raw).sha256, listing(title))
+    return project
+
+
+def _cassettes(project: Project) -> list[Path]:
+    root = project.path / "cassettes"
+    return sorted(root.rglob("*.yaml")) if root.exists() else []
+
+
+def _assert_unreachable(run: Run, project: Project, answerless: int, task_message: str) -> None:
+    """Each case is a harness error naming the failure, no case is scored as a model answer, no cassette."""
+    assert run.ret == pytest.ExitCode.TESTS_FAILED, run.text
+    assert run.json["verdict"] == "error"
+    outcomes = run.result.parseoutcomes()
+    assert outcomes.get("failed") == len(UNREACHABLE_CASES) and "mismatch" not in outcomes, outcomes
+    for case_id in UNREACHABLE_CASES:
+        case = run.case(case_id)
+        assert case["error"]["type"] == "harness_error", case["error"]
+        message = case["harness_error"]
+        assert message.startswith(f"{UNREACHABLE}: {answerless} requests got no answer"), message
+        assert task_message in message, message
+        assert "--record-mode=once" in message and message.endswith(f" cases/{case_id}.yaml"), message
+        assert f"{case_id}: {message}" in run.json["harness_errors"]
+        run.result.stdout.fnmatch_lines([f"*{case_id}: {UNREACHABLE}: {answerless} requests got no answer*"])
+    assert "Traceback" not in run.text
+    assert _cassettes(project) == []
+
+
+@pytest.mark.parametrize("runner", [(), ("--eval-concurrency", "4")], ids=["serial", "threads"])
+def test_connection_refused_while_recording_is_a_harness_error(
+    pytester: pytest.Pytester, fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch, runner: tuple[str, ...]
+) -> None:
+    """The extractor returns APIConnectionError as its result: still a harness error, no cassette; then it records."""
+    project = _unreachable_project(pytester, fake, FAST_RETRIES)
+    monkeypatch.setenv("OPENAI_BASE_URL", unreachable_base_url())
+    failed = project.run("-m", "eval", "--record-mode=once", *runner, subprocess=True, json_name="failed.json")
+    # four attempts (FAST_RETRIES), each refused
+    _assert_unreachable(failed, project, 4, "APIConnectionError: Connection error.")
+    assert fake.requests == []
+
+    monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+    recorded = project.run("-m", "eval", "--record-mode=once", *runner, subprocess=True, json_name="recorded.json")
+    assert recorded.ret == 0, recorded.text
+    assert recorded.json["harness_errors"] == [] and recorded.json["summary"]["errors"] == 0
+    assert len(fake.requests) == len(UNREACHABLE_CASES)
+    cassettes = _cassettes(project)
+    assert len(cassettes) == len(UNREACHABLE_CASES)
+    for path in cassettes:
+        assert len(read_cassette(path)["interactions"]) == 1, path
+        text = path.read_text(encoding="utf-8")
+        assert KEY not in text and "authorization" not in text.lower() and "base64," not in text, path
+
+    fake.stop()
+    monkeypatch.setenv("OPENAI_BASE_URL", unreachable_base_url())
+    replayed = project.run("-m", "eval", subprocess=True, json_name="replayed.json")
+    assert replayed.ret == 0, replayed.text
+    for case_id in UNREACHABLE_CASES:
+        assert replayed.scores(case_id) == {"title": 1, "category": 1}
+
+
+def test_timeout_after_retries_while_recording_is_a_harness_error(pytester: pytest.Pytester, fake: FakeOpenAI) -> None:
+    """A server that takes every request and never answers in time: the same harness error."""
+    settings = "attempts = 2\nbackoff_initial_s = 0.01\nbackoff_max_s = 0.05\ntimeout_s = 0.5"
+    project = _unreachable_project(pytester, fake, settings)
+    fake.enqueue(*[faults.stall(60)] * (2 * len(UNREACHABLE_CASES)))
+    run = project.run("-m", "eval", "--record-mode=once", subprocess=True)
+    _assert_unreachable(run, project, 2, "timed out")
+    assert len(fake.requests) == 2 * len(UNREACHABLE_CASES)
 
 
 def _stable(data: dict[str, Any]) -> dict[str, Any]:
