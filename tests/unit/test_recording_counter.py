@@ -251,6 +251,8 @@ class HttpTask:
 def _settings(root: Path, record_mode: str) -> HarnessSettings:
     return HarnessSettings(
         root=root,
+        invocation_dir=root,
+        node_root=root,
         task="tiny:task",
         model="m",
         prompt="p",
@@ -303,7 +305,7 @@ def test_task_raising_after_an_unanswered_request_is_a_harness_error(tmp_path: P
 def test_answer_on_a_retry_is_scored(tmp_path: Path, fake: FakeOpenAI) -> None:
     result, cassette = _run(tmp_path, HttpTask([unreachable_base_url(), fake.base_url]))
     assert result.harness_error is None and result.error is None
-    assert result.fields["name"]["score"] == 1
+    assert result.fields["name"].score == 1
     assert len(yaml.safe_load(cassette.read_text(encoding="utf-8"))["interactions"]) == 1
 
 
@@ -312,7 +314,7 @@ def test_answered_api_error_is_the_task_outcome(tmp_path: Path, fake: FakeOpenAI
     result, cassette = _run(tmp_path, HttpTask([fake.base_url]))
     assert result.harness_error is None
     assert result.error == {"type": "api_error", "message": "status 400"}
-    assert result.fields["name"]["score"] == 0
+    assert result.fields["name"].score == 0
     assert len(yaml.safe_load(cassette.read_text(encoding="utf-8"))["interactions"]) == 1
 
 
