@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from pytest_listingeval.documents import DocumentError, dump_document, parse_document, write_text_atomically
-from pytest_listingeval.outcome import OUTCOME_VERSION, FieldSummary, RunConfig, Summary
+from pytest_listingeval.outcome import OUTCOME_VERSION, FieldSummary, GatePolicy, RunConfig, Summary
 from pytest_listingeval.results import CaseResult, Frozen
 
 REGENERATE = "regenerate it on main with `pytest -m eval --update-baseline` and commit it"
@@ -59,6 +59,7 @@ class BaselineDocument(Frozen):
 
     version: int = OUTCOME_VERSION
     config: RunConfig
+    policy: GatePolicy | None = None
     summary: BaselineSummary
     cases: dict[str, BaselineCase]
 
@@ -71,11 +72,18 @@ class Baseline:
     document: BaselineDocument
 
 
-def build_baseline(config: RunConfig, summary: Summary, results: Iterable[CaseResult]) -> BaselineDocument:
-    """A deterministic baseline from a complete run: no timings, no git sha, no intervals."""
+def build_baseline(
+    config: RunConfig, summary: Summary, results: Iterable[CaseResult], policy: GatePolicy | None = None
+) -> BaselineDocument:
+    """A deterministic baseline from a complete run: no timings, no git sha, no intervals.
+
+    The gate policy is kept so that a later run under a looser one (a larger tolerance in a
+    pull request's pyproject.toml, say) is reported as a change.
+    """
     stable_fields = {name: FieldSummary(accuracy=f.accuracy, n=f.n) for name, f in summary.fields.items()}
     return BaselineDocument(
         config=config.model_copy(update={"git_sha": None, "git_dirty": False}),
+        policy=policy.model_copy(update={"allow_subset": False}) if policy else None,
         summary=BaselineSummary(
             cases=summary.cases,
             errors=summary.errors,

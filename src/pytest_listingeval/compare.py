@@ -122,27 +122,43 @@ def _relabel(reference: SideCase, candidate: SideCase) -> Relabel | None:
     if reference.expectations is None or reference.expectations == candidate.expectations:
         return None
     before, after = jsonable(dict(reference.expected)), jsonable(dict(candidate.expected))
-    changed = sorted(name for name in set(before) | set(after) if before.get(name) != after.get(name))
+    changed = sorted(
+        name
+        for name in set(before) | set(after)
+        if name not in before or name not in after or before[name] != after[name]
+    )
     return Relabel(
         case=candidate.id,
         fields=tuple(changed),
+        added=tuple(name for name in changed if name not in before),
+        removed=tuple(name for name in changed if name not in after),
         critical_changed=sorted(reference.critical) != sorted(candidate.critical),
         before={name: before.get(name) for name in changed},
         after={name: after.get(name) for name in changed},
     )
 
 
-def _reference_scores(reference: SideCase, candidate: SideCase) -> dict[str, float]:
-    """The reference's scores under the candidate's expectations (NotRescorable if impossible)."""
+def _reference_scores(reference: SideCase, candidate: SideCase) -> tuple[dict[str, float], list[str]]:
+    """The reference's scores under the candidate's expectations, and the fields that cannot be re-scored.
+
+    Only the fields that cannot be re-scored are left out (a changed judge rubric), so such
+    a change never hides a drop on the case's other fields.
+    """
     if reference.outputs is None:
         # A document without stored outputs can only be compared where nothing was relabelled.
         if reference.expectations is not None and reference.expectations != candidate.expectations:
-            raise NotRescorable("no stored output to re-score")
-        return {name: reference.scores[name] for name in candidate.expected if name in reference.scores}
-    return {
-        name: rescore_field(name, spec, reference.outputs, reference.expected.get(name), reference.scores.get(name))
-        for name, spec in candidate.expected.items()
-    }
+            return {}, sorted(candidate.expected)
+        return {name: reference.scores[name] for name in candidate.expected if name in reference.scores}, []
+    scores: dict[str, float] = {}
+    skipped: list[str] = []
+    for name, spec in candidate.expected.items():
+        try:
+            scores[name] = rescore_field(
+                name, spec, reference.outputs, reference.expected.get(name), reference.scores.get(name)
+            )
+        except NotRescorable:
+            skipped.append(name)
+    return scores, sorted(skipped)
 
 
 def compare_sides(reference: Side, candidate: Side, names: tuple[str, str] = ("baseline", "current")) -> Comparison:
@@ -150,7 +166,7 @@ def compare_sides(reference: Side, candidate: Side, names: tuple[str, str] = ("b
     shared = sorted(reference.cases.keys() & candidate.cases.keys())
     errored = [cid for cid in shared if reference.cases[cid].harness_error or candidate.cases[cid].harness_error]
     relabels: list[Relabel] = []
-    unscorable: list[str] = []
+    unscorable: dict[str, tuple[str, ...]] = {}
     pairs: dict[str, dict[str, tuple[float, float]]] = {}
     for cid in shared:
         ref, cand = reference.cases[cid], candidate.cases[cid]
@@ -159,10 +175,10 @@ def compare_sides(reference: Side, candidate: Side, names: tuple[str, str] = ("b
         relabel = _relabel(ref, cand)
         if relabel is not None:
             relabels.append(relabel)
-        try:
-            before = _reference_scores(ref, cand)
-        except NotRescorable:
-            unscorable.append(cid)
+        before, skipped = _reference_scores(ref, cand)
+        if skipped:
+            unscorable[cid] = tuple(skipped)
+        if not before:
             continue
         pairs[cid] = {name: (before[name], cand.scores[name]) for name in before if name in cand.scores}
     field_names = sorted({name for fields in pairs.values() for name in fields})
@@ -195,7 +211,8 @@ def compare_sides(reference: Side, candidate: Side, names: tuple[str, str] = ("b
         added_cases=tuple(sorted(candidate.cases.keys() - reference.cases.keys())),
         removed_cases=tuple(sorted(reference.cases.keys() - candidate.cases.keys())),
         errored_cases=tuple(errored),
-        unscorable_cases=tuple(unscorable),
+        unscorable_cases=tuple(sorted(unscorable)),
+        unscorable_fields=unscorable,
         relabels=tuple(relabels),
         fields=deltas,
         overall=_overall(pairs),

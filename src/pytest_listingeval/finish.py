@@ -30,7 +30,7 @@ from pytest_listingeval.delivery import (
 )
 from pytest_listingeval.documents import results_text
 from pytest_listingeval.mlflow_log import MlflowRun, mlflow_enabled
-from pytest_listingeval.outcome import BaselineInfo, CriticalMiss, GatePolicy, RunOutcome, Summary
+from pytest_listingeval.outcome import BaselineInfo, CriticalMiss, GatePolicy, RunOutcome, Summary, policy_changes
 from pytest_listingeval.results import CaseResult
 from pytest_listingeval.runner import image_label
 from pytest_listingeval.session import EvalSession
@@ -192,6 +192,7 @@ def finish(state: EvalSession, norecursedirs: Sequence[str], interrupted: str | 
             flaky=summary.flaky,
             harness_errors=decision.errors,
             baseline_update=update_note or None,
+            policy_changes=policy_changes(baseline.document.policy, gate.policy) if baseline else {},
         )
 
     delivery = deliver(build, _sinks(state, mlflow))
@@ -212,7 +213,7 @@ def _update_baseline(
             return "refused: the run did not cover the whole case set"
         return "refused: the run had harness errors"
     try:
-        write_baseline(s.baseline_path, build_baseline(gate.config, summary, results))
+        write_baseline(s.baseline_path, build_baseline(gate.config, summary, results, gate.policy))
     except OSError as exc:
         return f"cannot write the baseline {s.baseline_path}: {exc.strerror or exc}"
     return f"wrote {image_label(s, s.baseline_path)}"

@@ -6,6 +6,7 @@ record, exit status) is rendered from one `RunOutcome`, built once the verdict i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pytest_listingeval.results import CaseResult, Frozen
@@ -15,6 +16,7 @@ Verdict = Literal["pass", "regression", "inconclusive", "error", "incomplete"]
 GateMode = Literal["strict", "significant"]
 GATE_MODES: tuple[GateMode, ...] = ("strict", "significant")
 FAILING_VERDICTS: frozenset[str] = frozenset({"regression", "error", "incomplete"})
+NOT_EXPECTED = "(not expected)"
 
 
 class RunConfig(Frozen):
@@ -112,9 +114,17 @@ class Relabel(Frozen):
 
     case: str
     fields: tuple[str, ...]
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
     critical_changed: bool = False
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
+
+    def shown(self, name: str, render: Callable[[Any], str]) -> tuple[str, str]:
+        """One changed field's spec before and after as text; a field added or dropped says so."""
+        before = NOT_EXPECTED if name in self.added else render(self.before.get(name))
+        after = NOT_EXPECTED if name in self.removed else render(self.after.get(name))
+        return before, after
 
 
 class ConfigChanges(Frozen):
@@ -141,6 +151,7 @@ class Comparison(Frozen):
     removed_cases: tuple[str, ...] = ()
     errored_cases: tuple[str, ...] = ()
     unscorable_cases: tuple[str, ...] = ()
+    unscorable_fields: dict[str, tuple[str, ...]] = {}
     relabels: tuple[Relabel, ...] = ()
     fields: dict[str, FieldDelta] = {}
     overall: FieldDelta
@@ -172,6 +183,14 @@ class GatePolicy(Frozen):
     alpha: float = 0.05
     min_shared: int = 1
     allow_subset: bool = False
+
+
+def policy_changes(before: GatePolicy | None, now: GatePolicy) -> dict[str, tuple[Any, Any]]:
+    """How the gate's policy differs from the one the baseline was written under (`allow_subset` is per run)."""
+    if before is None:
+        return {}
+    keys = ("mode", "tolerance", "alpha", "min_shared")
+    return {key: (getattr(before, key), getattr(now, key)) for key in keys if getattr(before, key) != getattr(now, key)}
 
 
 class Coverage(Frozen):
@@ -236,6 +255,7 @@ class RunOutcome(Frozen):
     flaky: tuple[FlakyField, ...] = ()
     harness_errors: tuple[str, ...] = ()
     baseline_update: str | None = None
+    policy_changes: dict[str, tuple[Any, Any]] = {}
 
     @property
     def failed(self) -> bool:

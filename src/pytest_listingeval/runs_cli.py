@@ -213,10 +213,7 @@ def _flip_lines(result: RunsComparison) -> list[str]:
 def _relabel_lines(relabels: tuple[Relabel, ...]) -> list[str]:
     rows = []
     for relabel in relabels:
-        rows += [
-            [relabel.case, name, f"{shown_value(relabel.before.get(name))} -> {shown_value(relabel.after.get(name))}"]
-            for name in relabel.fields
-        ]
+        rows += [[relabel.case, name, " -> ".join(relabel.shown(name, shown_value))] for name in relabel.fields]
         if relabel.critical_changed:
             rows.append([relabel.case, "(critical)", "the critical fields changed"])
     if not rows:

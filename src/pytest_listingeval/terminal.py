@@ -110,6 +110,8 @@ def _comparison(out: _Lines, outcome: RunOutcome) -> None:
 
 
 def _verdict_causes(out: _Lines, outcome: RunOutcome) -> None:
+    if changed := run_view.policy_change_text(outcome):
+        out.line(f"POLICY {changed}", yellow=True)
     for error in outcome.harness_errors:
         out.line(f"HARNESS ERROR {error}", red=True)
     for miss in outcome.critical_misses:

@@ -82,6 +82,15 @@ def test_a_changed_judge_rubric_is_unscorable_and_left_out() -> None:
     assert result.shared_cases == 1 and "blurb" not in result.fields
 
 
+def test_relabels_tell_added_and_removed_fields_from_null_specs() -> None:
+    """A field dropped from the expectations is `removed`, not a spec changed to null."""
+    ref = _side(_case("a", {"k": "v", "maker": None}, {"k": "v", "maker": None}, {"k": 1, "maker": 1}))
+    cand = _side(_case("a", {"k": "v", "name": "x"}, {"k": "v", "name": "x"}, {"k": 1, "name": 1}))
+    relabel = compare_sides(ref, cand).relabels[0]
+    assert relabel.fields == ("maker", "name")
+    assert relabel.removed == ("maker",) and relabel.added == ("name",)
+
+
 def test_an_unchanged_judge_check_keeps_its_stored_score() -> None:
     """Same rubric: the stored judge score is reused on the reference side."""
     spec = {"blurb": {"judge": "same"}}

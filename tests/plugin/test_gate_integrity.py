@@ -225,15 +225,34 @@ def test_a_stricter_label_with_unchanged_answers_is_no_regression(pytester: pyte
 
 
 def test_changed_judge_rubric_is_listed_not_compared(pytester: pytest.Pytester) -> None:
-    """A judge check cannot be re-scored offline: a changed rubric leaves that case out, listed."""
+    """A judge check cannot be re-scored offline: a changed rubric leaves that field out, listed;
+    the case's other fields are still compared, so the change cannot hide a drop on them."""
     project = GenericProject(pytester)
     project.add("a", {"kind": "violin", "blurb": {"judge": "mentions wood"}}, instrument(kind="violin"))
     project.add("b", {"kind": "drum"}, instrument(kind="drum"))
     assert project.run("-m", "eval", "--update-baseline").ret == 0
     _relabel(project, "a", {"kind": "violin", "blurb": {"judge": "mentions strings"}})
+    project.answer("a", instrument(kind="drum"))
     run = _gate(project)
-    assert run.json["comparison"]["unscorable_cases"] == ["a"]
-    assert run.json["comparison"]["shared_cases"] == 1
+    comparison = run.json["comparison"]
+    assert comparison["unscorable_cases"] == ["a"]
+    assert comparison["unscorable_fields"] == {"a": ["blurb"]}
+    assert comparison["shared_cases"] == 2 and "blurb" not in comparison["fields"]
+    assert run.json["verdict"] == "regression"
+    assert [r["field"] for r in run.json["regressions"]] == ["kind", "overall"]
+
+
+def test_a_tolerance_loosened_in_pyproject_is_reported_everywhere(pytester: pytest.Pytester) -> None:
+    """A pull request that raises `[tool.listingeval] tolerance` to let its drop through: reported."""
+    project = _project(pytester)
+    _break(project, "drums/c0")
+    project.write_pyproject(tolerance=50)
+    run = _gate(project, "--eval-report=out.html")
+    assert run.json["verdict"] == "pass"
+    assert run.json["policy_changes"] == {"tolerance": [0.0, 0.5]}
+    assert "Gate policy changed since the baseline: tolerance 0.0 \u2192 50.0 pts" in _markdown(project)
+    assert "gate policy changed since the baseline" in (project.path / "out.html").read_text(encoding="utf-8")
+    run.result.stdout.fnmatch_lines(["*POLICY gate policy changed since the baseline: tolerance 0.0*50.0 pts*"])
 
 
 # -- foreign baselines and harness faults ---------------------------------------------------

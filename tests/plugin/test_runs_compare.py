@@ -183,7 +183,8 @@ def test_unscorable_and_errored_cases_are_listed_and_left_out(
     lines = out.splitlines()
     assert "Not re-scorable, left out (a changed judge rubric, or no stored output): c/one" in lines
     assert "Harness errors, left out (the harness could not run them in A or B): c/two" in lines
-    assert "Accuracy on the 2 cases both runs scored (%, delta in points):" in lines
+    # Only the re-judged field is left out: c/one still counts on category and color.
+    assert "Accuracy on the 3 cases both runs scored (%, delta in points):" in lines
     assert printed_rows(out) == expected_rows(engine_comparison(a, b))
 
 

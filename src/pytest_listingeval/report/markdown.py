@@ -192,12 +192,18 @@ def _blocks(blocks: Sequence[list[str]]) -> list[str]:
     return lines
 
 
+def _policy(outcome: RunOutcome) -> list[str]:
+    changed = run_view.policy_change_text(outcome)
+    return [f"**{escape_inline(changed[0].upper() + changed[1:])}**"] if changed else []
+
+
 def render_markdown(outcome: RunOutcome, report_url: str | None = None) -> str:
     """Render the outcome as a compact Markdown PR comment, linking the HTML report if given."""
     lines = _blocks(
         [
             [_verdict_line(outcome)],
             [_config_line(outcome)],
+            _policy(outcome),
             _harness_errors(outcome),
             _coverage(outcome),
             _table(outcome),

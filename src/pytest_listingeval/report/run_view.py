@@ -92,10 +92,7 @@ def relabel_views(outcome: RunOutcome) -> list[RelabelView]:
     views = [
         RelabelView(
             case=r.case,
-            changes=tuple(
-                LabelChange(name, fmt.spec_text(r.before.get(name)), fmt.spec_text(r.after.get(name)))
-                for name in r.fields
-            ),
+            changes=tuple(LabelChange(name, *r.shown(name, fmt.spec_text)) for name in r.fields),
             critical_changed=r.critical_changed,
         )
         for r in relabels
@@ -124,6 +121,17 @@ def error_counts(outcome: RunOutcome) -> str:
     return f"{plural(summary.errors, 'error')} \u00b7 {plural(summary.harness_errors, 'harness error')}"
 
 
+def policy_change_text(outcome: RunOutcome) -> str | None:
+    """The gate policy changes since the baseline as one phrase, or None when it is the same."""
+    parts = []
+    for key, (old, new) in outcome.policy_changes.items():
+        if key == "tolerance":
+            parts.append(f"tolerance {fmt.share_points(old)} \u2192 {fmt.share_points(new)} pts")
+        else:
+            parts.append(f"{key.replace('_', ' ')} {old} \u2192 {new}")
+    return "gate policy changed since the baseline: " + "; ".join(parts) if parts else None
+
+
 def verdict_reasons(outcome: RunOutcome) -> list[str]:
     """Explain the verdict in short phrases (regressed fields, inconclusive drops, critical misses, errors)."""
     reasons = [
@@ -134,4 +142,6 @@ def verdict_reasons(outcome: RunOutcome) -> list[str]:
     reasons.extend(f"critical miss: {m.case} ({m.field})" for m in outcome.critical_misses)
     if outcome.harness_errors:
         reasons.append(plural(len(outcome.harness_errors), "harness error"))
+    if changed := policy_change_text(outcome):
+        reasons.append(changed)
     return reasons
