@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 import tomllib
 from collections.abc import Callable
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_listingeval.runs import RunSummary, filter_runs, scan_runs
+from pytest_listingeval.safe_text import terminal_safe
 
 if TYPE_CHECKING:
     from pytest_listingeval.outcome import ConfigChanges, FieldDelta, Relabel
@@ -22,23 +22,11 @@ EXIT_OK = 0
 EXIT_BAD_INPUT = 2
 DASH = "\u2013"
 ALPHA = 0.05
-# Terminal escape sequences (7-bit and 8-bit CSI, OSC, DCS/SOS/PM/APC strings, two-byte escapes).
-_ESCAPES = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]|\x9b[0-?]*[ -/]*[@-~]"
-    r"|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
-    r"|\x1b[ -/]*[0-~]?"
-)
-# Whitespace controls become a space; other C0/C1 controls and bidi overrides are dropped.
-_CONTROLS = {c: " " for c in (9, 10, 11, 12, 13, 0x2028, 0x2029)} | {
-    c: None
-    for c in (*range(32), *range(127, 160), 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
-    if c not in (9, 10, 11, 12, 13)
-}
 
 
 def clean(text: str) -> str:
     """The text without terminal escape sequences or control characters: document text is untrusted."""
-    return _ESCAPES.sub("", text).translate(_CONTROLS)
+    return terminal_safe(text)
 
 
 def _warn(message: str) -> None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 
 import pytest
 
 from pytest_listingeval.outcome import FieldDelta, RunOutcome
 from pytest_listingeval.report import run_view
+from pytest_listingeval.safe_text import terminal_safe
 
 _COLOURS: dict[str, dict[str, bool]] = {
     "pass": {"green": True},
@@ -18,14 +18,11 @@ _COLOURS: dict[str, dict[str, bool]] = {
     "inconclusive": {"yellow": True},
 }
 MAX_IDS = 10
-# Escape sequences (CSI, OSC, two-byte), then any other control or bidirectional-override character.
-_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-_])|\x9b[0-?]*[ -/]*[@-~]")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def terminal_text(value: object) -> str:
-    """Text safe to print: escape sequences removed, control characters turned into spaces."""
-    return _CONTROL.sub(" ", _ESCAPE.sub("", str(value)))
+    """Text safe to print: escape sequences and control characters removed."""
+    return terminal_safe(value)
 
 
 def _pct(value: float | None) -> str:

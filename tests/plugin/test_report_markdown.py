@@ -320,7 +320,7 @@ def test_terminal_strips_escape_sequences() -> None:
     data["harness_errors"] = ["boom \x1b[2J\x1b]0;pwned\x07 and \x1b[31mred\x1b[0m\r\nnext\u202e"]
     data["comparison"]["relabels"][0]["after"]["color"] = "\x1b]8;;http://evil.example\x07click\x1b]8;;\x07"
     lines = _terminal(outcome_of(data)).text
-    assert "HARNESS ERROR boom  and red  next " in lines
+    assert "HARNESS ERROR boom  and red  next" in lines
     assert "RELABELLED sports_outdoors/item-13: color red -> click" in lines
     for line in lines:
         assert not any(ord(ch) < 32 or 0x7F <= ord(ch) <= 0x9F for ch in line), repr(line)
