@@ -9,11 +9,8 @@ number printed here is the number the gate would compute for the same two docume
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
-
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from pytest_listingeval.baseline import Baseline, BaselineError, load_baseline, parse_baseline
 from pytest_listingeval.compare import Side, compare_sides, side_from_baseline, side_from_results
@@ -23,7 +20,6 @@ from pytest_listingeval.runs import RunLookupError, find_run
 from pytest_listingeval.runs_cli import ALPHA, shown_value
 
 NAMES = ("A", "B")
-TEMPLATES = Path(__file__).parent / "report" / "templates"
 
 
 class CompareError(Exception):
@@ -191,24 +187,11 @@ def comparison_json(result: RunsComparison) -> dict[str, Any]:
     }
 
 
-@lru_cache(maxsize=1)
-def _environment() -> Environment:
-    # Imported here: the report package is only needed for --html, and importing it loads every renderer.
-    from pytest_listingeval.report import formatting
-
-    env = Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.globals["fmt"] = formatting
-    return env
-
-
 def render_compare_html(result: RunsComparison) -> str:
     """The comparison as one self-contained HTML page (autoescaped, inline CSS)."""
+    # Imported here: the report package is only needed for --html.
+    from pytest_listingeval.report.html import environment
+
     rows = [{"name": name, **row.model_dump(mode="json")} for name, row in result.rows()]
     flips = [
         {
@@ -218,5 +201,5 @@ def render_compare_html(result: RunsComparison) -> str:
         }
         for flip in result.comparison.flips
     ]
-    template = _environment().get_template("compare.html.j2")
+    template = environment().get_template("compare.html.j2")
     return template.render(cmp=comparison_json(result), rows=rows, flips=flips, alpha=ALPHA)
