@@ -31,7 +31,7 @@ STAGES: tuple[tuple[str, str, str], ...] = (
     ("    SDK call incl. cassette replay", "extractor/client.py", "_call_once"),
     ("      vcrpy request matching (canonical body)", "pytest_listingeval/cassettes.py", "_body_matcher"),
     ("      SDK response parse (pydantic)", "openai/_legacy_response.py", "parse"),
-    ("  scoring (score_case)", "pytest_listingeval/results.py", "score_case"),
+    ("  scoring (score_case)", "pytest_listingeval/scoring.py", "score_case"),
     (
         "  makereport hook (result to report + pytest-html extras)",
         "pytest_listingeval/plugin.py",
