@@ -390,13 +390,22 @@ def test_the_results_json_carries_its_version(pytester: pytest.Pytester) -> None
     assert json.loads((project.path / BASELINE).read_text(encoding="utf-8"))["version"] == 1
 
 
-def test_an_eval_run_without_cases_exits_1_not_5(pytester: pytest.Pytester) -> None:
+@pytest.mark.parametrize("mode", MODES)
+def test_an_eval_run_without_cases_exits_1_not_5(pytester: pytest.Pytester, mode: tuple[str, ...]) -> None:
     """`pytest -m eval` on an empty case set: exit 1 and the cases folder named (pytest alone would exit 5)."""
     project = GenericProject(pytester)
     (project.path / "cases").mkdir()
-    result = pytester.runpytest("-p", "no:cacheprovider", "--eval-no-run-record", "-m", "eval")
+    result = pytester.runpytest("-p", "no:cacheprovider", "--eval-no-run-record", "-m", "eval", *mode)
     assert result.ret == 1, result.stdout.str()
     result.stdout.fnmatch_lines(["*no eval case was collected*cases/*"])
+
+
+def test_a_gate_without_any_case_folder_exits_1(pytester: pytest.Pytester) -> None:
+    """`--baseline` in a project whose cases folder does not exist: exit 1 naming it."""
+    project = GenericProject(pytester)
+    run = project.run("-m", "eval", "--baseline=reports/baseline.json")
+    assert run.ret == 1
+    assert "no eval case was collected" in _errors(run) and "cases/" in _errors(run)
 
 
 def test_not_eval_marker_expression_is_not_an_eval_run(pytester: pytest.Pytester) -> None:
