@@ -127,9 +127,11 @@ def _side_line(name: str, side: ResolvedSide) -> str:
     when = f", {side.time}" if side.time else ""
     repeats = f", {config.repeat} repeats" if config.repeat > 1 else ""
     score = f", overall {_pct(side.overall)}% on {len(side.side.cases)} cases" if side.overall is not None else ""
+    coverage = side.coverage
+    partial = f"; a PARTIAL run ({coverage.selected} of {coverage.case_set} cases)" if coverage else ""
     return (
         f"{name}: {side.label} ({side.kind} {side.source}{when}) "
-        f"model {config.model or DASH}, prompt {config.prompt_id or DASH}{repeats}{score}"
+        f"model {config.model or DASH}, prompt {config.prompt_id or DASH}{repeats}{score}{partial}"
     )
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from pytest_listingeval.baseline import Baseline, BaselineError, load_baseline, parse_baseline
 from pytest_listingeval.compare import Side, compare_sides, side_from_baseline, side_from_results
 from pytest_listingeval.documents import DocumentError, parse_document, parse_results
-from pytest_listingeval.outcome import Comparison, FieldDelta, IncompleteRun, RunConfig, RunOutcome
+from pytest_listingeval.outcome import Comparison, Coverage, FieldDelta, IncompleteRun, RunConfig, RunOutcome
 from pytest_listingeval.runs import RunLookupError, find_run
 from pytest_listingeval.runs_cli import ALPHA, shown_value
 
@@ -36,6 +36,7 @@ class ResolvedSide:
     time: str | None = None
     overall: float | None = None
     exact_cases: float | None = None
+    coverage: Coverage | None = None
 
     @property
     def label(self) -> str:
@@ -88,6 +89,7 @@ def side_from_outcome(document: RunOutcome, label: str, source: str) -> Resolved
         time=document.run.time or None,
         overall=document.summary.overall,
         exact_cases=document.summary.exact_cases,
+        coverage=document.coverage if document.partial else None,
     )
 
 

@@ -52,6 +52,8 @@ class _Lines:
 
 
 def _compared(row: FieldDelta, significant: bool) -> str:
+    if row.n == 0:  # nothing shared: a baseline figure of 0.0 would be made up
+        return f"{'-':>10}"
     flips = f"{row.flipped_down}/{row.flipped_up}"
     p = row.p_value_drop if significant else row.p_value
     return f"{_pct(row.baseline):>10}{_delta(row.delta):>11}{flips:>11}{p:>8.3f}"

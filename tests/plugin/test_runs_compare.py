@@ -15,7 +15,7 @@ from extractor.cli import main
 from pytest_listingeval.baseline import BaselineError, build_baseline, load_baseline, write_baseline
 from pytest_listingeval.compare import compare_sides, side_from_baseline, side_from_results
 from pytest_listingeval.documents import incomplete_text, read_results
-from pytest_listingeval.outcome import Comparison, IncompleteRun, RunInfo, RunOutcome
+from pytest_listingeval.outcome import Comparison, Coverage, IncompleteRun, RunInfo, RunOutcome
 from pytest_listingeval.report import formatting as fmt
 from pytest_listingeval.runs_cli import clean
 
@@ -186,6 +186,18 @@ def test_unscorable_and_errored_cases_are_listed_and_left_out(
     # Only the re-judged field is left out: c/one still counts on category and color.
     assert "Accuracy on the 3 cases both runs scored (%, delta in points):" in lines
     assert printed_rows(out) == expected_rows(engine_comparison(a, b))
+
+
+def test_a_partial_run_is_said_to_be_partial(runs_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a, b = pair_of_runs()
+    coverage = Coverage(case_set=59, selected=len(b.cases), not_selected=("x/left-out",))
+    write_json(runs_dir / f"{A_ID}.json", a)
+    write_json(runs_dir / f"{B_ID}.json", b.model_copy(update={"partial": True, "coverage": coverage}))
+    code, out, _ = _compare(capsys, A_ID, B_ID, "--dir", str(runs_dir))
+    assert code == 0
+    b_line = next(line for line in out.splitlines() if line.startswith("B: "))
+    assert b_line.endswith(f"; a PARTIAL run ({len(b.cases)} of 59 cases)")
+    assert "PARTIAL" not in next(line for line in out.splitlines() if line.startswith("A: "))
 
 
 def test_terminal_escapes_in_model_output_are_not_printed(runs_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
