@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import vcr
 from vcr.cassette import Cassette
@@ -119,7 +120,32 @@ def stored_body(body: bytes | str | None) -> bytes | str | None:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+# Query parameters that carry credentials in some OpenAI-compatible gateways.
+SECRET_QUERY_KEYS = frozenset(
+    {"key", "api-key", "api_key", "apikey", "token", "access_token", "auth", "password", "secret", "sig", "signature"}
+)
+
+
+def safe_uri(uri: str) -> str:
+    """The URI without userinfo (`user:pass@`) and with credential-looking query values redacted."""
+    parts = urlsplit(uri)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port is not None else host
+    if not parts.netloc:
+        netloc = ""
+    query = urlencode(
+        [
+            (name, "REDACTED" if name.lower() in SECRET_QUERY_KEYS else value)
+            for name, value in parse_qsl(parts.query, keep_blank_values=True)
+        ]
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
 def _scrub_request(request: Any) -> Any:
+    request.uri = safe_uri(request.uri)
     request.body = stored_body(request.body)
     for name in list(request.headers):
         if name.lower() not in KEEP_REQUEST_HEADERS:

@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from pytest_listingeval.cassettes import safe_uri
+
 # Request headers vcrpy must never store (docs/contracts.md, section 7).
 FILTER_HEADERS = ["authorization", "api-key", "openai-organization", "openai-project", "cookie"]
 # Response headers stripped before a response is stored.
@@ -67,7 +69,8 @@ def canonical_body(body: bytes | str | None) -> str:
 
 
 def scrub_request(request: Any) -> Any:
-    """vcrpy `before_record_request`: store the canonical, image-hashed body."""
+    """vcrpy `before_record_request`: no credentials in the URI, the canonical, image-hashed body."""
+    request.uri = safe_uri(request.uri)
     if request.body:
         request.body = canonical_body(request.body).encode()
     return request
@@ -111,6 +114,9 @@ def find_leaks(path: Path) -> list[str]:
     problems = [f"{path}: holds {what}" for what, rx in _LEAKS.items() if rx.search(text)]
     data = yaml.load(text, Loader=yaml.Loader)  # vcrpy may write !!binary bodies
     for number, interaction in enumerate((data or {}).get("interactions") or []):
+        uri = str((interaction.get("request") or {}).get("uri") or "")
+        if uri != safe_uri(uri):
+            problems.append(f"{path}: interaction {number} request uri holds credentials")
         for side in ("request", "response"):
             part = interaction.get(side) or {}
             for name in part.get("headers") or {}:

@@ -98,8 +98,10 @@ def test_body_matcher_tells_prompts_and_images_apart() -> None:
 
 
 def test_scrub_request_and_response() -> None:
-    req = SimpleNamespace(body=json.dumps({"b": DATA_URL, "a": 1}).encode())
-    assert scrub_request(req).body == ('{"a":1,"b":"' + SHA + '"}').encode()
+    req = SimpleNamespace(uri="http://u:p@x/v1/responses?key=k", body=json.dumps({"b": DATA_URL, "a": 1}).encode())
+    scrubbed = scrub_request(req)
+    assert scrubbed.body == ('{"a":1,"b":"' + SHA + '"}').encode()
+    assert scrubbed.uri == "http://x/v1/responses?key=REDACTED"
     response = {
         "headers": {
             "Set-Cookie": ["x"],
@@ -111,11 +113,13 @@ def test_scrub_request_and_response() -> None:
     assert scrub_response(response)["headers"] == {"x-request-id": ["r"]}
 
 
-def write_cassette(path: Path, request_headers: dict[str, list[str]], body: str) -> Path:
+def write_cassette(
+    path: Path, request_headers: dict[str, list[str]], body: str, uri: str = "http://x/v1/responses"
+) -> Path:
     interaction = {
         "request": {
             "method": "POST",
-            "uri": "http://x/v1/responses",
+            "uri": uri,
             "body": body,
             "headers": request_headers,
         },
@@ -145,6 +149,12 @@ def test_find_leaks_flags_each_kind(tmp_path: Path, headers: dict[str, list[str]
     problems = find_leaks(write_cassette(tmp_path / "dirty.yaml", headers, body))
     assert problems, f"{what} was not flagged"
     assert any(what.lower() in p.lower() for p in problems), problems
+
+
+@pytest.mark.parametrize("uri", ["http://user:pass@x/v1/responses", "http://x/v1/responses?api-key=abc"])
+def test_find_leaks_flags_credentials_in_the_uri(tmp_path: Path, uri: str) -> None:
+    problems = find_leaks(write_cassette(tmp_path / "dirty.yaml", {}, "{}", uri=uri))
+    assert any("uri holds credentials" in p for p in problems), problems
 
 
 def test_find_leaks_passes_a_clean_cassette(tmp_path: Path) -> None:

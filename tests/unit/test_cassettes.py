@@ -8,11 +8,14 @@ Replay needs no server and no key. To re-record (against the in-process fake ser
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
+import httpx
 import pytest
 
 from extractor.client import Extractor
 from extractor.outcome import Extraction, ExtractionFailure
+from pytest_listingeval.cassettes import safe_uri, use_cassette
 from tests.fakes import faults
 from tests.fakes.plugin import DUMMY_API_KEY
 from tests.fakes.server import FakeOpenAI
@@ -66,3 +69,29 @@ def test_model_not_found_replayed(recorder: FakeOpenAI | None) -> None:
     outcome = extract()
     assert isinstance(outcome, ExtractionFailure)
     assert (outcome.type, outcome.status, outcome.code) == ("api_error", 400, "model_not_found")
+
+
+def test_credentials_in_the_url_never_reach_a_cassette(tmp_path: Path) -> None:
+    """`http://user:pass@host/v1/...?api-key=...` is recorded as `http://host/v1/...?api-key=REDACTED`."""
+    cassette = tmp_path / "c.yaml"
+    with FakeOpenAI() as fake:
+        url = fake.base_url.replace("http://", "http://alice:s3cret-pass@", 1) + "/responses?api-key=k3y-value&x=1"
+        with use_cassette(cassette, "once"):
+            httpx.post(url, json={"model": "m"}, timeout=10)
+    text = cassette.read_text(encoding="utf-8")
+    assert "alice" not in text and "s3cret-pass" not in text and "k3y-value" not in text
+    assert f"uri: {fake.base_url}/responses?api-key=REDACTED&x=1" in text
+
+
+@pytest.mark.parametrize(
+    ("uri", "safe"),
+    [
+        ("http://u:p@127.0.0.1:8765/v1/responses", "http://127.0.0.1:8765/v1/responses"),
+        ("https://u@api.example/v1/r?token=t&keep=1", "https://api.example/v1/r?token=REDACTED&keep=1"),
+        ("http://[::1]:80/v1/r?Signature=s", "http://[::1]:80/v1/r?Signature=REDACTED"),
+        ("https://api.openai.com/v1/responses", "https://api.openai.com/v1/responses"),
+    ],
+)
+def test_safe_uri(uri: str, safe: str) -> None:
+    """Userinfo goes, credential-looking query values are redacted, everything else stays."""
+    assert safe_uri(uri) == safe
