@@ -57,8 +57,12 @@ def case_id(path: Path, cases_root: Path) -> str:
     return path.relative_to(cases_root).with_suffix("").as_posix()
 
 
-def load_case(path: Path, cases_root: Path, output_model: type[BaseModel]) -> Case:
-    """Read and validate one case file, or raise CaseError naming the file."""
+def load_case(path: Path, cases_root: Path, output_model: type[BaseModel], root: Path | None = None) -> Case:
+    """Read and validate one case file, or raise CaseError naming the file.
+
+    Its image must resolve inside `root` (the project; by default the cases folder's parent),
+    so a case can never make the harness read, send and embed a file from elsewhere.
+    """
     where = path.as_posix()
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_YamlLoader)
@@ -71,7 +75,7 @@ def load_case(path: Path, cases_root: Path, output_model: type[BaseModel]) -> Ca
     unknown = sorted(set(data) - _CASE_KEYS)
     if unknown:
         raise CaseError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(_CASE_KEYS)}")
-    image = _image_path(data.get("image"), path, where)
+    image = _image_path(data.get("image"), path, where, (root or cases_root.parent).resolve())
     expected = data.get("expected")
     if not isinstance(expected, dict) or not expected:
         raise CaseError(f"{where}: 'expected' must map at least one field to its check")
@@ -96,10 +100,12 @@ def load_case(path: Path, cases_root: Path, output_model: type[BaseModel]) -> Ca
     )
 
 
-def _image_path(value: Any, case_path: Path, where: str) -> Path:
+def _image_path(value: Any, case_path: Path, where: str, root: Path) -> Path:
     if not isinstance(value, str) or not value.strip():
         raise CaseError(f"{where}: 'image' must be a path relative to the case file")
     image = (case_path.parent / value).resolve()
+    if not image.is_relative_to(root):
+        raise CaseError(f"{where}: image {value!r} resolves to {image}, outside the project {root}")
     if image.suffix.lower() not in IMAGE_SUFFIXES:
         raise CaseError(f"{where}: image {value!r} must be one of {sorted(IMAGE_SUFFIXES)}")
     if not image.is_file():

@@ -365,7 +365,11 @@ class ControllerPlugin:
             interrupted = "the run was interrupted before every case reported a result"
         self.finished = finish(self.state, self.config.getini("norecursedirs"), interrupted)
         outcome = self.finished.delivery.outcome
-        if outcome.failed and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+        # A case file that does not load makes pytest say "interrupted" (2); for the gate it is an error (1).
+        overridable = [pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED]
+        if self.state.collection_errors:
+            overridable.append(pytest.ExitCode.INTERRUPTED)
+        if outcome.failed and session.exitstatus in overridable:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:

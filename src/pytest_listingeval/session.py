@@ -88,7 +88,7 @@ class EvalSession:
 
     def load(self, path: Path) -> Case:
         """Load a case file and refuse duplicate ids."""
-        case = load_case(path, self.settings.cases_root, self.task.output_model)
+        case = load_case(path, self.settings.cases_root, self.task.output_model, self.settings.root)
         other = self.seen_ids.get(case.id)
         if other is not None and other != path:
             raise CaseError(f"{path.as_posix()}: duplicate case id {case.id!r} (also {other.as_posix()})")
@@ -129,7 +129,10 @@ class EvalSession:
         case: Case | None = None
         try:
             case = load_case(
-                self.settings.node_root / nodeid.split("::", 1)[0], self.settings.cases_root, self.task.output_model
+                self.settings.node_root / nodeid.split("::", 1)[0],
+                self.settings.cases_root,
+                self.task.output_model,
+                self.settings.root,
             )
         except (CaseError, OSError, pytest.UsageError):
             case = None

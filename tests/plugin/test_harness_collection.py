@@ -115,6 +115,29 @@ def test_bad_case_files_are_collection_errors_naming_the_file(pytester: pytest.P
     assert outcomes.get("errors", outcomes.get("error")) == len(BAD_CASES)
 
 
+@pytest.mark.parametrize("how", ["relative path", "symlink"])
+def test_an_image_outside_the_project_is_a_collection_error(
+    pytester: pytest.Pytester, tmp_path_factory: pytest.TempPathFactory, how: str
+) -> None:
+    """A case cannot make the harness read, send and embed a file from outside the project."""
+    project = GenericProject(pytester)
+    outside = tmp_path_factory.mktemp("outside") / "secret.png"
+    (project.path / "cases").mkdir()
+    (project.path / "cases" / "images").mkdir()
+    outside.write_bytes((project.path / "fake_task.py").read_bytes())
+    if how == "symlink":
+        (project.path / "cases" / "images" / "link.png").symlink_to(outside)
+        image = "images/link.png"
+    else:
+        image = "../" * len(project.path.parts) + outside.as_posix().lstrip("/")
+    (project.path / "cases" / "leak.yaml").write_text(f"image: {image}\nexpected: {{kind: violin}}\n", encoding="utf-8")
+    run = project.run("-m", "eval")
+    assert run.ret == 1
+    assert run.json["verdict"] == "error"
+    message = " ".join(run.json["harness_errors"])
+    assert "cases/leak.yaml" in message and "outside the project" in message
+
+
 def test_duplicate_case_id_is_an_error(pytester: pytest.Pytester) -> None:
     """violin.yaml and violin.yml share the id `violin`: a collection error naming both files."""
     project = GenericProject(pytester)
