@@ -14,6 +14,8 @@ from extractor.settings import Settings, load_settings, project_table
 DEFAULT_DB_URL = "sqlite:///listingeval.db"
 DEFAULT_SALT = "listingeval"
 ADMIN_TOKEN_ENV = "LISTINGEVAL_ADMIN_TOKEN"
+SESSION_SECRET_ENV = "LISTINGEVAL_SESSION_SECRET"
+DEFAULT_SESSION_TTL_S = 12 * 3600
 DEFAULT_REVIEW_LEASE_S = 600.0
 
 
@@ -39,6 +41,10 @@ class ServiceConfig:
     deadline_s: float = 60.0
     model_workers: int = 64
     review_lease_s: float = DEFAULT_REVIEW_LEASE_S
+    session_secret: str | None = None
+    session_ttl_s: int = DEFAULT_SESSION_TTL_S
+    allow_plain_http: bool = False
+    public_origin: str | None = None
     settings: Settings = field(default_factory=Settings)
 
     def variant(self, name: str) -> Variant:
@@ -74,6 +80,17 @@ def parse_variants(table: dict[str, Any], settings: Settings) -> tuple[Variant, 
     return tuple(variants)
 
 
+def _origin(value: Any) -> str | None:
+    """`public_origin` as `scheme://host[:port]`, the origin browsers send when it is behind a proxy."""
+    if value is None or value == "":
+        return None
+    text = str(value).strip().rstrip("/").lower()
+    scheme, sep, host = text.partition("://")
+    if not sep or scheme not in ("http", "https") or not host or "/" in host:
+        raise ConfigError(f"[tool.listingeval.service] public_origin must look like https://host[:port], not {value!r}")
+    return text
+
+
 def load_config(db_url: str | None = None, start: Path | None = None) -> ServiceConfig:
     """The service configuration from `[tool.listingeval]`, the environment and overrides."""
     table = project_table(start)
@@ -90,5 +107,9 @@ def load_config(db_url: str | None = None, start: Path | None = None) -> Service
         deadline_s=float(service.get("deadline_s") or settings.timeout_s),
         model_workers=int(service.get("model_workers") or 64),
         review_lease_s=float(service.get("review_lease_s") or DEFAULT_REVIEW_LEASE_S),
+        session_secret=os.environ.get(SESSION_SECRET_ENV) or None,
+        session_ttl_s=int(service.get("session_ttl_s") or DEFAULT_SESSION_TTL_S),
+        allow_plain_http=bool(service.get("allow_plain_http", False)),
+        public_origin=_origin(service.get("public_origin")),
         settings=settings,
     )
