@@ -19,7 +19,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 LOGGER = "extractor.service"
 logger = logging.getLogger(LOGGER)
-access_logger = logging.getLogger(f"{LOGGER}.access")
+ACCESS_LOGGER = f"{LOGGER}.access"
+access_logger = logging.getLogger(ACCESS_LOGGER)
 REQUEST_ID_HEADER = "X-Request-Id"
 REDACTED = "[redacted]"
 LogFormat = Literal["json", "text"]
@@ -61,7 +62,12 @@ class _Redacting(logging.Formatter):
         return redact(str(value), self.secrets)
 
     def fields(self, record: logging.LogRecord) -> dict[str, Any]:
-        return {k: self.clean(v) for k, v in record.__dict__.items() if k not in _RESERVED and not k.startswith("_")}
+        found = {k: self.clean(v) for k, v in record.__dict__.items() if k not in _RESERVED and not k.startswith("_")}
+        # Any line logged while a request is served carries its id, so it can be matched to the access line.
+        current = current_request_id()
+        if current is not None and "request_id" not in found:
+            found = {"request_id": current, **found}
+        return found
 
     def when(self, record: logging.LogRecord) -> str:
         return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
@@ -81,7 +87,11 @@ class JsonFormatter(_Redacting):
         entry |= self.fields(record)
         if record.exc_info:
             entry["exc"] = self.clean(self.formatException(record.exc_info))
-        return redact(json.dumps(entry, ensure_ascii=False, default=str), self.secrets)
+        line = json.dumps(entry, ensure_ascii=False, default=str)
+        # The fields are clean already; only the literal secrets are looked for again, as patterns could cut JSON.
+        for secret in self.secrets:
+            line = line.replace(secret, REDACTED)
+        return line
 
 
 class TextFormatter(_Redacting):
