@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 import re
 import time
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+from extractor.errors import ConfigError
 from extractor.service import sessions
 from extractor.service.auth import COOKIE
+from extractor.service.config import SESSION_SECRET_ENV, load_config
 from extractor.service.logs import JsonFormatter
 from tests.service.conftest import ADMIN_TOKEN, AUTH, ClientFactory, upload
 from tests.service.test_session_helpers import OWN, csrf_of, sign_in
@@ -202,3 +205,33 @@ def test_token_in_the_address_is_refused_and_never_logged(
     lines = [raw.format(record) for record in caplog.records if not record.name.startswith("httpx")]
     assert any('"status": 400' in line and '"logger": "extractor.service.access"' in line for line in lines)
     assert not [line for line in lines if ADMIN_TOKEN in line or "token=" in line]
+
+
+def _project(tmp_path: Path, service: str) -> Path:
+    (tmp_path / "pyproject.toml").write_text(f"[tool.listingeval]\n[tool.listingeval.service]\n{service}")
+    return tmp_path
+
+
+def test_session_settings_from_pyproject_and_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(SESSION_SECRET_ENV, raising=False)
+    default = load_config(start=_project(tmp_path, ""))
+    assert (default.session_ttl_s, default.allow_plain_http, default.public_origin) == (43200, False, None)
+    assert default.session_secret is None
+    monkeypatch.setenv(SESSION_SECRET_ENV, "from-the-environment")
+    table = 'session_ttl_s = 600\nallow_plain_http = true\npublic_origin = "https://Review.Example/"\n'
+    config = load_config(start=_project(tmp_path, table))
+    assert (config.session_ttl_s, config.allow_plain_http, config.public_origin) == (
+        600,
+        True,
+        "https://review.example",
+    )
+    assert config.session_secret == "from-the-environment"
+
+
+@pytest.mark.parametrize(
+    "table",
+    ["session_ttl_s = 0", "session_ttl_s = '1h'", "allow_plain_http = 'yes'", "public_origin = 'review.example'"],
+)
+def test_bad_session_settings_fail_at_start_up(tmp_path: Path, table: str) -> None:
+    with pytest.raises(ConfigError, match=r"\[tool.listingeval.service\]"):
+        load_config(start=_project(tmp_path, table))

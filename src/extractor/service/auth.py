@@ -61,6 +61,7 @@ async def require_admin(request: Request) -> None:
     if header:
         scheme, _, given = header.partition(" ")
         if scheme.lower() == "bearer" and _same(given.strip(), token):
+            sessions.set_page_csrf(None)
             return  # a script: no cookie is involved, so nothing can be forged
         raise _unauthorized("the bearer token is wrong")
     session = current_session(request)

@@ -80,6 +80,20 @@ def parse_variants(table: dict[str, Any], settings: Settings) -> tuple[Variant, 
     return tuple(variants)
 
 
+def _positive_int(table: dict[str, Any], key: str, default: int) -> int:
+    value = table.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ConfigError(f"[tool.listingeval.service] {key} must be a whole number > 0")
+    return value
+
+
+def _flag(table: dict[str, Any], key: str) -> bool:
+    value = table.get(key, False)
+    if not isinstance(value, bool):
+        raise ConfigError(f"[tool.listingeval.service] {key} must be true or false")
+    return value
+
+
 def _origin(value: Any) -> str | None:
     """`public_origin` as `scheme://host[:port]`, the origin browsers send when it is behind a proxy."""
     if value is None or value == "":
@@ -108,8 +122,8 @@ def load_config(db_url: str | None = None, start: Path | None = None) -> Service
         model_workers=int(service.get("model_workers") or 64),
         review_lease_s=float(service.get("review_lease_s") or DEFAULT_REVIEW_LEASE_S),
         session_secret=os.environ.get(SESSION_SECRET_ENV) or None,
-        session_ttl_s=int(service.get("session_ttl_s") or DEFAULT_SESSION_TTL_S),
-        allow_plain_http=bool(service.get("allow_plain_http", False)),
+        session_ttl_s=_positive_int(service, "session_ttl_s", DEFAULT_SESSION_TTL_S),
+        allow_plain_http=_flag(service, "allow_plain_http"),
         public_origin=_origin(service.get("public_origin")),
         settings=settings,
     )
