@@ -8,6 +8,7 @@ import re
 import sys
 
 import pytest
+from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
 from extractor.service.logs import (
@@ -17,6 +18,7 @@ from extractor.service.logs import (
     annotate,
     current_request_id,
     redact,
+    request_id_of,
 )
 from extractor.service.store import Store
 from tests.service.conftest import ADMIN_TOKEN, AUTH, ClientFactory, StubExtractor
@@ -98,6 +100,24 @@ def test_lines_logged_during_a_request_carry_its_id(client: TestClient) -> None:
     assert refused.status_code == 400
     warning = json.loads(seen[0])
     assert warning["level"] == "warning" and warning["request_id"] == "rid-7" and warning["reason"] == "token_in_url"
+
+
+def test_a_crash_is_logged_once_with_status_500(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    seen: list[str | None] = []
+
+    async def boom(request: Request) -> None:
+        seen.append(request_id_of(request))
+        raise RuntimeError(f"crashed holding {ADMIN_TOKEN}")
+
+    app = client.app
+    assert isinstance(app, FastAPI)
+    app.add_api_route("/boom", boom)
+    response = client.get("/boom", headers={"X-Request-Id": "crash-1"})
+    assert response.status_code == 500 and seen == ["crash-1"]
+    (line,) = [json.loads(JsonFormatter().format(r)) for r in _access(caplog)]
+    assert line["status"] == 500 and line["exception"] == "RuntimeError" and line["request_id"] == "crash-1"
+    assert line["level"] == "error" and line["route"] == "/boom"
 
 
 def test_annotate_outside_a_request_is_harmless() -> None:

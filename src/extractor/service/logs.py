@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 LOGGER = "extractor.service"
@@ -157,6 +158,12 @@ def current_request_id() -> str | None:
     return current.request_id if current else None
 
 
+def request_id_of(request: Request) -> str | None:
+    """The id this middleware gave a request, also where the context has moved on (an exception handler)."""
+    found = request.scope.get("state", {}).get("request_id")
+    return found if isinstance(found, str) else None
+
+
 def request_id_from(headers: Headers) -> str:
     """The caller's `X-Request-Id` when it is short and plain, else a fresh one."""
     given = headers.get(REQUEST_ID_HEADER, "")
@@ -175,6 +182,8 @@ class RequestLogMiddleware:
             await self.app(scope, receive, send)
             return
         state = RequestLog(request_id_from(Headers(scope=scope)))
+        # Also on the scope: the crash handler runs outside this middleware, after the context is reset.
+        scope.setdefault("state", {})["request_id"] = state.request_id
         token = _current.set(state)
         status = 500
         started = time.perf_counter()
