@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -72,3 +74,81 @@ def test_serve_starts_migrates_and_answers(tmp_path: Path, fake_openai_env: Fake
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def _start(tmp_path: Path, env: dict[str, str], *args: str) -> tuple[subprocess.Popen[str], str]:
+    port = _free_port()
+    command = [sys.executable, "-m", "extractor.cli", "serve", "--port", str(port), *args]
+    process = subprocess.Popen(
+        command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            httpx.get(f"{base}/healthz", timeout=1)
+            return process, base
+        except httpx.TransportError:
+            if process.poll() is not None:
+                process.kill()
+                raise AssertionError(process.communicate()[1]) from None
+            assert time.monotonic() < deadline, "serve did not come up in 60 s"
+            time.sleep(0.1)
+
+
+def _stop(process: subprocess.Popen[str]) -> str:
+    process.terminate()
+    out, err = process.communicate(timeout=20)
+    return out + err
+
+
+def test_serve_logs_one_json_line_per_request_and_never_the_token(tmp_path: Path, fake_openai_env: FakeOpenAI) -> None:
+    token = secrets.token_urlsafe(24)
+    env = {**os.environ, "LISTINGEVAL_ADMIN_TOKEN": token}
+    process, base = _start(tmp_path, env, "--log-format", "json")
+    try:
+        auth = {"Authorization": f"Bearer {token}"}
+        files = {"image": ("a.png", png(), "image/png")}
+        responses = [
+            httpx.get(f"{base}/healthz", headers={"X-Request-Id": "from-the-caller-1"}),
+            httpx.get(f"{base}/metrics", headers=auth),
+            httpx.get(f"{base}/dashboard?token={token}"),
+            httpx.get(f"{base}/dashboard", headers={"Accept": "text/html"}),
+            httpx.post(f"{base}/login", data={"token": token, "next": "/dashboard"}),
+            httpx.post(f"{base}/login", data={"token": "wrong", "next": "/dashboard"}),
+            httpx.post(f"{base}/v1/extractions", files=files, timeout=30),
+            httpx.get(f"{base}/no/such/page", headers={"Cookie": f"listingeval_session={token}"}),
+        ]
+    finally:
+        output = _stop(process)
+    assert [r.status_code for r in responses] == [200, 200, 400, 303, 303, 401, 200, 404]
+    assert "Secure" in responses[4].headers["set-cookie"]  # no --allow-plain-http
+    assert token not in output
+    lines = [line for line in output.splitlines() if line.strip()]
+    entries = [json.loads(line) for line in lines]  # every line of output is one JSON object
+    access = [e for e in entries if e["logger"] == "extractor.service.access"]
+    ids = [r.headers["x-request-id"] for r in responses]
+    assert ids[0] == "from-the-caller-1"
+    assert [e["request_id"] for e in access][-len(ids) :] == ids  # the first startup probe is the one before
+    assert len(access) == len(ids) + 1
+    for entry, response in zip(access[1:], responses, strict=True):
+        assert entry["status"] == response.status_code
+        assert {"method", "route", "path", "latency_ms", "ts", "level"} <= set(entry)
+    assert access[7]["route"] == "/v1/extractions" and access[5]["route"] == "/login"
+    assert access[3]["route"] is None and access[3]["path"] == "/dashboard"  # refused before routing
+    assert any(e["logger"].startswith("uvicorn") for e in entries)  # uvicorn's own lines, same format
+    assert not any("uvicorn.access" in e["logger"] for e in entries)  # its access log is ours
+
+
+def test_serve_text_format(tmp_path: Path, fake_openai_env: FakeOpenAI) -> None:
+    env = {**os.environ, "LISTINGEVAL_ADMIN_TOKEN": secrets.token_urlsafe(24)}
+    process, base = _start(tmp_path, env, "--log-format", "text", "--allow-plain-http")
+    try:
+        login = httpx.post(f"{base}/login", data={"token": env["LISTINGEVAL_ADMIN_TOKEN"], "next": "/"})
+    finally:
+        output = _stop(process)
+    assert login.status_code == 303 and "Secure" not in login.headers["set-cookie"]
+    access = [line for line in output.splitlines() if " extractor.service.access " in line]
+    assert len(access) == 2 and 'route="/login"' in access[1] and "status=303" in access[1]
+    assert env["LISTINGEVAL_ADMIN_TOKEN"] not in output
+    assert "session cookies are sent over plain http" in output

@@ -12,8 +12,9 @@ from extractor.service.review_queue import ReviewQueue
 from extractor.service.review_store import ReviewStore
 from extractor.service.store import Store
 from tests.fakes.shapes import DEFAULT_LISTING
-from tests.service.conftest import ADMIN_TOKEN, AUTH, ClientFactory, StubExtractor
+from tests.service.conftest import AUTH, ClientFactory, StubExtractor
 from tests.service.test_review_helpers import seed
+from tests.service.test_session_helpers import OWN, csrf_of, sign_in
 
 pytestmark = pytest.mark.service
 
@@ -110,13 +111,17 @@ def test_reviews_need_the_admin_token(make_client: ClientFactory, store: Store) 
     assert off.get("/review").status_code == 503
 
 
-def test_token_in_the_address_becomes_a_cookie_for_the_page_and_the_api(service: TestClient, store: Store) -> None:
+def test_signed_in_browser_uses_the_page_and_the_api(make_client: ClientFactory, store: Store) -> None:
+    service = make_client(extractor=StubExtractor(), allow_plain_http=True)
     extraction_id = seed(store)
-    login = service.get(f"/review?token={ADMIN_TOKEN}&annotator=bob", follow_redirects=False)
+    login = sign_in(service, "/review?annotator=bob")
     assert login.status_code == 303 and login.headers["location"] == "/review?annotator=bob"
     page = service.get("/review?annotator=bob")  # the cookie alone now
     assert page.status_code == 200 and f'value="{extraction_id}"' in page.text
-    posted = service.post("/v1/reviews", json={**_body(extraction_id, color={"correct": True}), "annotator": "bob"})
+    token = csrf_of(page.text)
+    assert 'headers["X-CSRF-Token"] = form.elements.csrf_token.value' in page.text  # what the page's script sends
+    body = {**_body(extraction_id, color={"correct": True}), "annotator": "bob"}
+    posted = service.post("/v1/reviews", json=body, headers={**OWN, "X-CSRF-Token": token})
     assert posted.status_code == 201
 
 

@@ -8,10 +8,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from extractor.service import api, dashboard, errors, review_api
-from extractor.service.auth import LoginRedirect
+from extractor.service import api, auth, dashboard, errors, review_api
+from extractor.service.auth import LoginRedirect, TokenInUrlGuard
 from extractor.service.config import ServiceConfig
+from extractor.service.csrf import CsrfGuard
 from extractor.service.db import make_engine
+from extractor.service.logs import RequestLogMiddleware
 from extractor.service.metrics import Metrics
 from extractor.service.runner import ExtractorLike, Runner
 from extractor.service.store import Store
@@ -58,6 +60,11 @@ def create_app(config: ServiceConfig, extractor: ExtractorLike | None = None, st
 
     app.add_exception_handler(LoginRedirect, on_login)
     app.add_exception_handler(Exception, on_crash)
+    # The last added runs first: every request gets its id and access line, even when refused.
+    app.add_middleware(CsrfGuard, public_origin=config.public_origin)
+    app.add_middleware(TokenInUrlGuard)
+    app.add_middleware(RequestLogMiddleware)
+    app.include_router(auth.router)
     app.include_router(api.router)
     app.include_router(dashboard.router)
     app.include_router(review_api.router)

@@ -14,6 +14,8 @@ from extractor.settings import Settings, load_settings, project_table
 DEFAULT_DB_URL = "sqlite:///listingeval.db"
 DEFAULT_SALT = "listingeval"
 ADMIN_TOKEN_ENV = "LISTINGEVAL_ADMIN_TOKEN"
+SESSION_SECRET_ENV = "LISTINGEVAL_SESSION_SECRET"
+DEFAULT_SESSION_TTL_S = 12 * 3600
 DEFAULT_REVIEW_LEASE_S = 600.0
 
 
@@ -39,6 +41,10 @@ class ServiceConfig:
     deadline_s: float = 60.0
     model_workers: int = 64
     review_lease_s: float = DEFAULT_REVIEW_LEASE_S
+    session_secret: str | None = None
+    session_ttl_s: int = DEFAULT_SESSION_TTL_S
+    allow_plain_http: bool = False
+    public_origin: str | None = None
     settings: Settings = field(default_factory=Settings)
 
     def variant(self, name: str) -> Variant:
@@ -74,6 +80,31 @@ def parse_variants(table: dict[str, Any], settings: Settings) -> tuple[Variant, 
     return tuple(variants)
 
 
+def _positive_int(table: dict[str, Any], key: str, default: int) -> int:
+    value = table.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ConfigError(f"[tool.listingeval.service] {key} must be a whole number > 0")
+    return value
+
+
+def _flag(table: dict[str, Any], key: str) -> bool:
+    value = table.get(key, False)
+    if not isinstance(value, bool):
+        raise ConfigError(f"[tool.listingeval.service] {key} must be true or false")
+    return value
+
+
+def _origin(value: Any) -> str | None:
+    """`public_origin` as `scheme://host[:port]`, the origin browsers send when it is behind a proxy."""
+    if value is None or value == "":
+        return None
+    text = str(value).strip().rstrip("/").lower()
+    scheme, sep, host = text.partition("://")
+    if not sep or scheme not in ("http", "https") or not host or "/" in host:
+        raise ConfigError(f"[tool.listingeval.service] public_origin must look like https://host[:port], not {value!r}")
+    return text
+
+
 def load_config(db_url: str | None = None, start: Path | None = None) -> ServiceConfig:
     """The service configuration from `[tool.listingeval]`, the environment and overrides."""
     table = project_table(start)
@@ -90,5 +121,9 @@ def load_config(db_url: str | None = None, start: Path | None = None) -> Service
         deadline_s=float(service.get("deadline_s") or settings.timeout_s),
         model_workers=int(service.get("model_workers") or 64),
         review_lease_s=float(service.get("review_lease_s") or DEFAULT_REVIEW_LEASE_S),
+        session_secret=os.environ.get(SESSION_SECRET_ENV) or None,
+        session_ttl_s=_positive_int(service, "session_ttl_s", DEFAULT_SESSION_TTL_S),
+        allow_plain_http=_flag(service, "allow_plain_http"),
+        public_origin=_origin(service.get("public_origin")),
         settings=settings,
     )

@@ -10,9 +10,10 @@ import jinja2
 from fastapi.responses import HTMLResponse
 
 from extractor.service.records import as_utc
+from extractor.service.sessions import page_csrf
 
 # No script anywhere on the dashboard; the review page adds its own nonce-bound script.
-CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
+CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; form-action 'self'"
 HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Frame-Options": "DENY",
@@ -32,6 +33,7 @@ _env.filters["tojson"] = lambda v: json.dumps(v, ensure_ascii=False)
 
 
 def render(name: str, headers: dict[str, str] | None = None, **context: Any) -> HTMLResponse:
-    """An HTML response from a template, with the dashboard's security headers."""
+    """An HTML response from a template, with the dashboard's security headers and the session's CSRF token."""
+    context.setdefault("csrf_token", page_csrf())
     html = _env.get_template(name).render(**context)
     return HTMLResponse(html, headers=HEADERS | (headers or {}))

@@ -13,8 +13,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from extractor.schema import Listing
 from extractor.service.auth import require_admin, require_dashboard
+from extractor.service.csrf import cross_site_problem, require_form, require_json
 from extractor.service.diff import FIELDS
 from extractor.service.errors import ApiError
+from extractor.service.logs import annotate
 from extractor.service.pages import CSP, render
 from extractor.service.review_input import ReviewInput, bad_request, from_form, parse_review, verdicts
 from extractor.service.review_queue import STRATEGIES, ReviewQueue, Strategy
@@ -44,11 +46,13 @@ def _options(name: str) -> list[str]:
 async def _submit(request: Request, review: ReviewInput) -> Review:
     """Validate a review against its extraction's output and store it (releasing the lease)."""
     store = _store(request)
+    annotate(extraction_id=review.extraction_id)
     row = await anyio.to_thread.run_sync(lambda: store.get(review.extraction_id))
     if row is None:
         raise ApiError(404, "not_found", f"no extraction with id {review.extraction_id!r}")
     if row.status != "ok" or row.output is None:
         raise ApiError(409, "not_reviewable", f"extraction {row.id} has no listing to review (status {row.status})")
+    annotate(variant=row.variant)
     judged = verdicts(review, row.output)
     reviews = ReviewStore(store.engine)
     return await anyio.to_thread.run_sync(
@@ -56,7 +60,7 @@ async def _submit(request: Request, review: ReviewInput) -> Review:
     )
 
 
-@router.post("/v1/reviews", status_code=201, dependencies=[Depends(require_admin)])
+@router.post("/v1/reviews", status_code=201, dependencies=[Depends(require_json), Depends(require_admin)])
 async def post_review(request: Request) -> JSONResponse:
     """Store a reviewer's per-field verdicts on one extraction (admin)."""
     review = await _submit(request, parse_review(await request.body()))
@@ -76,7 +80,7 @@ def _next_url(annotator: str, strategy: str, include_reviewed: bool) -> str:
     return "/review?" + urlencode(query)
 
 
-@router.post("/review", dependencies=[Depends(require_admin)])
+@router.post("/review", dependencies=[Depends(require_form), Depends(require_admin)])
 async def post_review_form(request: Request) -> Response:
     """The review page's form without JavaScript: store the review, then show the next item."""
     form = await request.form()
@@ -97,8 +101,12 @@ async def review_page(
 ) -> HTMLResponse:
     """The next extraction for this annotator under the chosen sampling strategy, leased to them."""
     chosen = _strategy(strategy)
+    # Skipping changes the queue, so a skip link followed from another site is refused like a forged post.
+    problem = cross_site_problem(request.headers, request.url.scheme, request.app.state.config.public_origin)
+    if skip and problem:
+        raise ApiError(403, "csrf", f"refused: {problem}")
     nonce = secrets.token_urlsafe(16)
-    headers = {"Content-Security-Policy": f"{CSP}; script-src 'nonce-{nonce}'; connect-src 'self'; form-action 'self'"}
+    headers = {"Content-Security-Policy": f"{CSP}; script-src 'nonce-{nonce}'; connect-src 'self'"}
     context: dict[str, Any] = {
         "annotator": annotator.strip(),
         "strategy": chosen,
