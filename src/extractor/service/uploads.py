@@ -34,6 +34,8 @@ async def read_image(request: Request, limit: int) -> Upload:
     try:
         form = await parser.parse()
     except MultiPartException as exc:
+        async for _ in chunks:  # as above: a bounded read first, so the 400 can be read
+            pass
         raise ApiError(400, "bad_request", f"malformed multipart body: {exc.message}") from exc
     try:
         part = form.get(FIELD)
