@@ -124,6 +124,7 @@ def test_invalid_image_is_400_and_not_stored(client: TestClient, store: Store, f
     assert error["type"] == "invalid_image" and "id" not in error
     assert store.count() == 0
     assert fake_openai.requests == []
+    assert _metric(client, 'listingeval_requests_total{status="invalid_image",variant="default"}') == 1
 
 
 def test_slow_model_hits_the_deadline_and_keeps_the_row(

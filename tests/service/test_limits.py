@@ -281,8 +281,12 @@ def _multipart(data: bytes) -> tuple[bytes, str]:
     return head + data + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
-def _urllib_post(url: str, body: bytes, content_type: str) -> tuple[int, dict[str, Any]]:
-    request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": content_type})
+def _urllib_post(
+    url: str, body: bytes, content_type: str, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(
+        url, data=body, method="POST", headers={"Content-Type": content_type, **(headers or {})}
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as answer:
             return answer.status, json.loads(answer.read() or b"{}")
@@ -306,6 +310,17 @@ def test_urllib_reads_the_413_for_a_4_mb_final(store: Store) -> None:
         body = json.dumps({**DEFAULT_LISTING, "description": "x" * (4 * MB)}).encode()
         status, answer = _urllib_post(f"{base}/v1/extractions/nope/final", body, "application/json")
         assert (status, answer["error"]["type"]) == (413, "too_large")
+
+
+def test_urllib_reads_early_400s_sent_before_the_body_is_read(store: Store) -> None:
+    with _serving(store) as base:
+        body, content_type = _multipart(png() + b"\0" * (8 * MB))
+        status, answer = _urllib_post(f"{base}/v1/extractions", body, content_type, {"X-User-Id": "u" * 201})
+        assert (status, answer["error"]["type"]) == (400, "bad_request")
+        body = json.dumps({**DEFAULT_LISTING, "description": "x" * (4 * MB)}).encode()
+        status, answer = _urllib_post(f"{base}/v1/extractions/a%00b/final", body, "application/json")
+        assert (status, answer["error"]["type"]) == (400, "bad_request")
+    assert store.count() == 0
 
 
 def test_healthz_answers_while_large_json_bodies_are_parsed(store: Store) -> None:

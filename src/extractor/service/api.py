@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from extractor.schema import Listing
 from extractor.service.auth import require_admin
-from extractor.service.bodies import clean_request, read_json
+from extractor.service.bodies import clean_request, discard_body, read_json
 from extractor.service.diff import corrected_fields
 from extractor.service.errors import ApiError, unavailable
 from extractor.service.runner import Runner
@@ -54,12 +54,18 @@ def _unknown(extraction_id: str) -> ApiError:
 async def create_extraction(request: Request, x_user_id: Annotated[str | None, Header()] = None) -> dict[str, Any]:
     """Extract a listing from the uploaded photo with the user's variant, and log it."""
     runner: Runner = request.app.state.runner
+    limit = runner.config.max_upload_bytes
     if x_user_id is not None and not 0 < len(x_user_id) <= 200:
+        await discard_body(request, limit)
         raise ApiError(400, "bad_request", "X-User-Id must be 1 to 200 characters")
     user_id = x_user_id or f"anon-{uuid.uuid4().hex}"
-    limit = runner.config.max_upload_bytes
     upload = await read_image(request, limit)
-    await anyio.to_thread.run_sync(lambda: check_image(upload, limit))
+    try:
+        await anyio.to_thread.run_sync(lambda: check_image(upload, limit))
+    except ApiError:
+        # Nothing is stored for a refused image; the counter keeps the rate visible.
+        runner.metrics.requests.labels(runner.variant_for(user_id).name, "invalid_image").inc()
+        raise
     pending, done = await runner.run(upload, user_id)
     if done.status == "ok":
         return {

@@ -73,6 +73,19 @@ async def limited_chunks(request: Request, limit: int, error: ApiError | None = 
         yield chunk
 
 
+async def discard_body(request: Request, limit: int) -> None:
+    """Read and drop an unread body (at most `drain_bound(limit)` bytes) so that an early error can be read."""
+    declared = declared_length(request)
+    if declared == 0 or (declared is None and "transfer-encoding" not in request.headers):
+        return
+    if declared is not None and declared > drain_bound(limit):
+        return
+    try:
+        await _drain(request.stream(), 0, drain_bound(limit))
+    except RuntimeError:  # already read by someone else: nothing left to drop
+        return
+
+
 async def read_body(request: Request, limit: int, error: ApiError | None = None) -> bytes:
     """The whole body, read in chunks and refused with a 413 as soon as it grows over `limit` bytes."""
     parts = [chunk async for chunk in limited_chunks(request, limit, error)]
@@ -131,8 +144,8 @@ def check_text(value: object, where: str) -> None:
             check_text(item, f"{where}[{index}]")
 
 
-def clean_request(request: Request) -> None:
-    """Dependency: 400 when a path parameter, query parameter or header holds NUL or a lone surrogate."""
+def check_request_text(request: Request) -> None:
+    """400 when a path parameter, query parameter or header holds NUL or a lone surrogate."""
     for name, value in request.path_params.items():
         check_text(value, f"path parameter {name!r}")
     for key, value in request.query_params.multi_items():
@@ -140,3 +153,16 @@ def clean_request(request: Request) -> None:
         check_text(value, f"query parameter {key!r}")
     for key, value in request.headers.items():
         check_text(value, f"header {key!r}")
+
+
+def _largest_limit(request: Request) -> int:
+    return max(json_limit(request), int(request.app.state.config.max_upload_bytes))
+
+
+async def clean_request(request: Request) -> None:
+    """Dependency: `check_request_text`, dropping the unread body (bounded) before the 400."""
+    try:
+        check_request_text(request)
+    except ApiError:
+        await discard_body(request, _largest_limit(request))
+        raise
