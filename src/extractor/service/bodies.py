@@ -8,9 +8,13 @@ from typing import TypeVar
 import anyio
 import pydantic
 from fastapi import Request
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
 from starlette.requests import ClientDisconnect
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from extractor.service.errors import ApiError
+from extractor.service.errors import ApiError, error_response
 
 M = TypeVar("M", bound=pydantic.BaseModel)
 
@@ -118,6 +122,32 @@ async def read_json(request: Request, model: type[M], what: str) -> M:
     return await parse_json(model, await read_body(request, json_limit(request)), what)
 
 
+async def read_form(request: Request, limit: int | None = None, max_fields: int = 100) -> dict[str, str]:
+    """A urlencoded or multipart form's text fields, under a byte limit (default: the JSON one), with clean text."""
+    limit = json_limit(request) if limit is None else limit
+    chunks = limited_chunks(request, limit)
+    content_type = request.headers.get("content-type", "")
+    parser: FormParser | MultiPartParser
+    if content_type.startswith("multipart/form-data"):
+        parser = MultiPartParser(request.headers, chunks, max_files=0, max_fields=max_fields, max_part_size=limit)
+    elif content_type.startswith("application/x-www-form-urlencoded"):
+        parser = FormParser(request.headers, chunks, max_fields=max_fields, max_part_size=limit)
+    else:
+        async for _ in chunks:
+            pass
+        raise ApiError(400, "bad_request", "send the form as application/x-www-form-urlencoded or multipart/form-data")
+    try:
+        form: FormData = await parser.parse()
+    except MultiPartException as exc:
+        async for _ in chunks:
+            pass
+        raise ApiError(400, "bad_request", f"malformed form: {exc.message}") from exc
+    fields = {key: value for key, value in form.multi_items() if isinstance(value, str)}
+    await form.close()
+    check_text(fields, "form")
+    return fields
+
+
 def text_problem(value: str) -> str | None:
     """Why a string cannot be stored (a NUL, a lone surrogate), or None when it can."""
     if "\x00" in value:
@@ -166,3 +196,44 @@ async def clean_request(request: Request) -> None:
     except ApiError:
         await discard_body(request, _largest_limit(request))
         raise
+
+
+class BodyLimit:
+    """ASGI middleware: a backstop byte limit on every request body, for routes that read it themselves.
+
+    A declared length over the limit is answered 413 at once; a body that grows over it while the
+    route reads it makes the route's read raise the 413 (after a bounded drain).
+    """
+
+    def __init__(self, app: ASGIApp, limit: int):
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on with a counting `receive`."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = declared_length(Request(scope))
+        if declared is not None and declared > self.limit:
+            refusal = too_large(self.limit)
+            if declared <= drain_bound(self.limit):
+                await _drain(Request(scope, receive).stream(), 0, drain_bound(self.limit))
+            await error_response(refusal.status, refusal.type, refusal.message, refusal.headers)(scope, receive, send)
+            return
+        received = 0
+
+        async def counting() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    if message.get("more_body", False):
+                        await _drain(Request(scope, receive).stream(), received, drain_bound(self.limit))
+                    # An HTTPException, since FastAPI turns any other error while reading its body
+                    # parameters into a 400.
+                    raise StarletteHTTPException(413, too_large(self.limit).message, {"Connection": "close"})
+            return message
+
+        await self.app(scope, counting, send)

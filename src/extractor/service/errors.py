@@ -113,7 +113,7 @@ def install(app: FastAPI) -> None:
 
     async def on_http(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        type_ = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        type_ = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(exc.status_code, "http_error")
         headers = dict(exc.headers) if exc.headers else None
         return error_response(exc.status_code, type_, str(exc.detail), headers)
 
