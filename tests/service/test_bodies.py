@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
 from extractor.service import errors
-from extractor.service.bodies import BodyLimit, read_form
+from extractor.service.bodies import BodyLimit, declared_length, read_form
 
 pytestmark = pytest.mark.service
 
@@ -96,3 +96,9 @@ def test_body_limit_refuses_a_declared_length_at_once(client: TestClient, path: 
 def test_body_limit_lets_bodies_under_it_through(client: TestClient) -> None:
     assert client.post("/raw", content=b"x" * LIMIT).json() == {"bytes": LIMIT}
     assert client.post("/model", json={"name": "n"}).json() == {"name": "n"}
+
+
+@pytest.mark.parametrize(("value", "expected"), [("12", 12), ("0", 0), ("\u00b2", None), ("-1", None), ("1e3", None)])
+def test_declared_length_takes_only_ascii_digits(value: str, expected: int | None) -> None:
+    scope = {"type": "http", "headers": [(b"content-length", value.encode("latin-1"))]}
+    assert declared_length(Request(scope)) == expected

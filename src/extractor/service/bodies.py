@@ -46,7 +46,7 @@ def too_large(limit: int, what: str = "request body") -> ApiError:
 def declared_length(request: Request) -> int | None:
     """The Content-Length header as a number, or None when absent or not a number."""
     value = request.headers.get("content-length")
-    return int(value) if value is not None and value.isdigit() else None
+    return int(value) if value is not None and value.isascii() and value.isdigit() else None
 
 
 async def _drain(chunks: AsyncIterator[bytes], received: int, bound: int) -> None:
@@ -168,7 +168,7 @@ def check_text(value: object, where: str) -> None:
     elif isinstance(value, Mapping):
         for key, item in value.items():
             check_text(key, where)
-            check_text(item, f"{where}.{key}" if isinstance(key, str) and text_problem(key) is None else where)
+            check_text(item, f"{where}.{key}")
     elif isinstance(value, Sequence) and not isinstance(value, bytes | bytearray):
         for index, item in enumerate(value):
             check_text(item, f"{where}[{index}]")
