@@ -117,14 +117,14 @@ def test_bad_request_error_names_the_api_status(client: TestClient, fake_openai:
     assert "400" in error["message"] and "model_not_found" in error["message"]
 
 
-def test_invalid_image_is_400_and_stored(client: TestClient, store: Store, fake_openai: FakeOpenAI) -> None:
+def test_invalid_image_is_400_and_not_stored(client: TestClient, store: Store, fake_openai: FakeOpenAI) -> None:
     response = upload(client, b"this is not an image at all")
     assert response.status_code == 400
     error = response.json()["error"]
-    assert error["type"] == "invalid_image"
-    row = store.get(error["id"])
-    assert row is not None and row.status == "invalid_image"
+    assert error["type"] == "invalid_image" and "id" not in error
+    assert store.count() == 0
     assert fake_openai.requests == []
+    assert _metric(client, 'listingeval_requests_total{status="invalid_image",variant="default"}') == 1
 
 
 def test_slow_model_hits_the_deadline_and_keeps_the_row(

@@ -39,10 +39,10 @@ def test_not_multipart(client: TestClient) -> None:
     _error(response, 400, "bad_request")
 
 
-def test_not_an_image(client: TestClient, store: Store) -> None:
+def test_not_an_image(client: TestClient, store: Store, fake_openai: FakeOpenAI) -> None:
     files = {"image": ("notes.txt", b"just some text", "text/plain")}
     error = _error(client.post("/v1/extractions", files=files), 400, "invalid_image")
-    assert store.count() == 1 and error["id"]
+    assert store.count() == 0 and "id" not in error and fake_openai.requests == []
 
 
 def test_25_mb_upload_is_413(client: TestClient, store: Store, fake_openai: FakeOpenAI) -> None:

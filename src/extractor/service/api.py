@@ -6,21 +6,23 @@ import uuid
 from typing import Annotated, Any, Literal
 
 import anyio
-import pydantic
 from fastapi import APIRouter, Depends, Header, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from extractor.schema import Listing
 from extractor.service.auth import require_admin
+from extractor.service.bodies import clean_request, discard_body, read_json
 from extractor.service.diff import corrected_fields
-from extractor.service.errors import ApiError
+from extractor.service.errors import ApiError, unavailable
 from extractor.service.runner import Runner
 from extractor.service.store import Store
-from extractor.service.uploads import read_image
+from extractor.service.uploads import check_image, read_image
 
-router = APIRouter()
+router = APIRouter(dependencies=[Depends(clean_request)])
 
 _FAILURE_STATUS = {"ok": 200, "invalid_image": 400}
+MAX_DESCRIPTION_CHARS = 10_000
+MAX_BRAND_CHARS = 200
 
 
 class Feedback(BaseModel):
@@ -30,6 +32,13 @@ class Feedback(BaseModel):
 
     rating: Literal["up", "down"]
     comment: str | None = Field(default=None, max_length=4000)
+
+
+class FinalListing(Listing):
+    """A published listing: the Listing schema with bounds on its free-text fields, since it is stored."""
+
+    description: str = Field(max_length=MAX_DESCRIPTION_CHARS)
+    brand: str | None = Field(max_length=MAX_BRAND_CHARS)
 
 
 def _store(request: Request) -> Store:
@@ -45,10 +54,18 @@ def _unknown(extraction_id: str) -> ApiError:
 async def create_extraction(request: Request, x_user_id: Annotated[str | None, Header()] = None) -> dict[str, Any]:
     """Extract a listing from the uploaded photo with the user's variant, and log it."""
     runner: Runner = request.app.state.runner
+    limit = runner.config.max_upload_bytes
     if x_user_id is not None and not 0 < len(x_user_id) <= 200:
+        await discard_body(request, limit)
         raise ApiError(400, "bad_request", "X-User-Id must be 1 to 200 characters")
     user_id = x_user_id or f"anon-{uuid.uuid4().hex}"
-    upload = await read_image(request, runner.config.max_upload_bytes)
+    upload = await read_image(request, limit)
+    try:
+        await anyio.to_thread.run_sync(lambda: check_image(upload, limit))
+    except ApiError:
+        # Nothing is stored for a refused image; the counter keeps the rate visible.
+        runner.metrics.requests.labels(runner.variant_for(user_id).name, "invalid_image").inc()
+        raise
     pending, done = await runner.run(upload, user_id)
     if done.status == "ok":
         return {
@@ -68,8 +85,9 @@ async def create_extraction(request: Request, x_user_id: Annotated[str | None, H
 
 
 @router.post("/v1/extractions/{extraction_id}/feedback", status_code=204)
-async def post_feedback(extraction_id: str, feedback: Feedback, request: Request) -> Response:
+async def post_feedback(extraction_id: str, request: Request) -> Response:
     """Record a thumb up or down for an extraction."""
+    feedback = await read_json(request, Feedback, "feedback")
     store = _store(request)
     variant = await anyio.to_thread.run_sync(lambda: store.rate(extraction_id, feedback.rating, feedback.comment))
     if variant is None:
@@ -81,12 +99,7 @@ async def post_feedback(extraction_id: str, feedback: Feedback, request: Request
 @router.post("/v1/extractions/{extraction_id}/final", status_code=204)
 async def post_final(extraction_id: str, request: Request) -> Response:
     """Record the listing as the seller published it and which fields they corrected."""
-    try:
-        final = Listing.model_validate_json(await request.body()).model_dump(mode="json")
-    except pydantic.ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise ApiError(400, "bad_request", f"not a valid listing: {where}: {first['msg']}") from exc
+    final = (await read_json(request, FinalListing, "listing")).model_dump(mode="json")
     store = _store(request)
     found = await anyio.to_thread.run_sync(lambda: store.output_of(extraction_id))
     if found is None:
@@ -108,7 +121,7 @@ async def healthz(request: Request) -> dict[str, str]:
     try:
         await anyio.to_thread.run_sync(store.ping)
     except Exception as exc:
-        raise ApiError(503, "database_unavailable", f"{type(exc).__name__}: {exc}") from exc
+        raise unavailable(exc, request) from exc
     return {"status": "ok"}
 
 

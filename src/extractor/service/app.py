@@ -55,8 +55,8 @@ def create_app(config: ServiceConfig, extractor: ExtractorLike | None = None, st
         assert isinstance(exc, LoginRedirect)
         return exc.response()
 
-    async def on_crash(_request: Request, exc: Exception) -> JSONResponse:
-        return errors.error_response(500, "internal", f"{type(exc).__name__}: {exc}")
+    async def on_crash(request: Request, exc: Exception) -> JSONResponse:
+        return errors.crash_response(request, exc)
 
     app.add_exception_handler(LoginRedirect, on_login)
     app.add_exception_handler(Exception, on_crash)

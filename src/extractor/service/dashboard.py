@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import anyio
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from extractor.service import charts
 from extractor.service.auth import require_dashboard
+from extractor.service.bodies import clean_request
 from extractor.service.diff import FIELDS, normalise
 from extractor.service.errors import ApiError
 from extractor.service.pages import render as _page
@@ -16,8 +19,11 @@ from extractor.service.review_stats import collect_reviews
 from extractor.service.stats import WINDOWS, collect, window_start
 from extractor.service.store import Store
 
-router = APIRouter(prefix="/dashboard", dependencies=[Depends(require_dashboard)])
+router = APIRouter(prefix="/dashboard", dependencies=[Depends(require_dashboard), Depends(clean_request)])
 PAGE_SIZE = 50
+# Deep enough for any browsing; keeps the offset far from the databases' integer range.
+MAX_PAGE = 100_000
+RATINGS = ("up", "down", "none")
 
 
 def _store(request: Request) -> Store:
@@ -60,11 +66,15 @@ async def overview(request: Request, window: str = "24h") -> HTMLResponse:
 async def logs(
     request: Request,
     status: str = "",
-    variant: str = "",
+    variant: Annotated[str, Query(max_length=100)] = "",
     rating: str = "",
-    page: int = Query(1, ge=1),
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
 ) -> HTMLResponse:
     """Stored extractions, newest first, filtered by status, variant and rating."""
+    if status and status not in STATUSES:
+        raise ApiError(400, "bad_request", f"status must be one of {', '.join(STATUSES)}")
+    if rating and rating not in RATINGS:
+        raise ApiError(400, "bad_request", f"rating must be one of {', '.join(RATINGS)}")
     where = LogFilter(status or None, variant or None, rating or None)
     store = _store(request)
     rows, total = await anyio.to_thread.run_sync(lambda: store.page(where, (page - 1) * PAGE_SIZE, PAGE_SIZE))

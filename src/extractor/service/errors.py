@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import logging
+import uuid
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
+
+logger = logging.getLogger("extractor.service")
+
+INTERNAL_MESSAGE = "internal error"
+UNAVAILABLE_MESSAGE = "the database is unavailable"
+# Errors that mean the database cannot be reached or has no free connection, not a bug in a query.
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.DisconnectionError,
+    sa_exc.TimeoutError,
+)
 
 
 class ApiError(Exception):
@@ -34,6 +50,48 @@ def error_response(
     return JSONResponse(body, status_code=http_status, headers=headers)
 
 
+def _where(request: Request | None) -> str:
+    return f"{request.method} {request.url.path}" if request is not None else "-"
+
+
+def internal_error(exc: BaseException, request: Request | None = None) -> JSONResponse:
+    """A 500 saying only "internal error" and an id; the exception is logged under that id."""
+    error_id = str(uuid.uuid4())
+    logger.error(
+        "internal error %s on %s: %s: %s",
+        error_id,
+        _where(request),
+        type(exc).__name__,
+        exc,
+        exc_info=exc,
+        extra={"error_id": error_id},
+    )
+    return error_response(500, "internal", INTERNAL_MESSAGE, id=error_id)
+
+
+def unavailable(exc: BaseException, request: Request | None = None) -> ApiError:
+    """A 503 `database_unavailable` with an id; the cause is logged under that id, never answered."""
+    error_id = str(uuid.uuid4())
+    logger.warning(
+        "database unavailable %s on %s: %s: %s",
+        error_id,
+        _where(request),
+        type(exc).__name__,
+        exc,
+        exc_info=exc,
+        extra={"error_id": error_id},
+    )
+    return ApiError(503, "database_unavailable", UNAVAILABLE_MESSAGE, id=error_id)
+
+
+def crash_response(request: Request, exc: Exception) -> JSONResponse:
+    """The answer to an unhandled exception: 503 when the database is unreachable, else a bare 500."""
+    if isinstance(exc, DATABASE_UNAVAILABLE):
+        error = unavailable(exc, request)
+        return error_response(error.status, error.type, error.message, **error.extra)
+    return internal_error(exc, request)
+
+
 def _describe(exc: RequestValidationError) -> str:
     parts = []
     for error in exc.errors()[:5]:
@@ -55,10 +113,20 @@ def install(app: FastAPI) -> None:
 
     async def on_http(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        type_ = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        type_ = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(exc.status_code, "http_error")
         headers = dict(exc.headers) if exc.headers else None
         return error_response(exc.status_code, type_, str(exc.detail), headers)
+
+    async def on_database(request: Request, exc: Exception) -> JSONResponse:
+        return crash_response(request, exc)
+
+    async def on_disconnect(_request: Request, _exc: Exception) -> JSONResponse:
+        # Nobody reads this answer; it keeps a dropped client out of the internal-error log.
+        return error_response(400, "client_disconnected", "the client went away before sending its whole body")
 
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(ClientDisconnect, on_disconnect)
+    for kind in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(kind, on_database)

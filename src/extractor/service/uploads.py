@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncGenerator
 
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 
+from extractor.errors import InvalidImageError
+from extractor.images import prepare_image
+from extractor.service.bodies import limited_chunks, too_large
 from extractor.service.errors import ApiError
 from extractor.service.records import Upload
 
@@ -18,29 +20,22 @@ FIELD = "image"
 
 
 def _too_large(limit: int) -> ApiError:
-    return ApiError(413, "too_large", f"the upload is over the {limit}-byte limit")
-
-
-async def _limited(request: Request, limit: int) -> AsyncGenerator[bytes, None]:
-    received = 0
-    async for chunk in request.stream():
-        received += len(chunk)
-        if received > limit + ENVELOPE_BYTES:
-            raise _too_large(limit)
-        yield chunk
+    return too_large(limit, "upload")
 
 
 async def read_image(request: Request, limit: int) -> Upload:
     """The `image` field of a multipart body; 413 while reading once over `limit` bytes."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit + ENVELOPE_BYTES:
-        raise _too_large(limit)
+    chunks = limited_chunks(request, limit + ENVELOPE_BYTES, _too_large(limit))
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        async for _ in chunks:  # read (bounded) so the client gets the 400, not a reset
+            pass
         raise ApiError(400, "bad_request", f"send the photo as multipart/form-data field {FIELD!r}")
-    parser = MultiPartParser(request.headers, _limited(request, limit), max_files=1, max_fields=10)
+    parser = MultiPartParser(request.headers, chunks, max_files=1, max_fields=10)
     try:
         form = await parser.parse()
     except MultiPartException as exc:
+        async for _ in chunks:  # as above: a bounded read first, so the 400 can be read
+            pass
         raise ApiError(400, "bad_request", f"malformed multipart body: {exc.message}") from exc
     try:
         part = form.get(FIELD)
@@ -52,6 +47,16 @@ async def read_image(request: Request, limit: int) -> Upload:
     finally:
         await form.close()
     return Upload(data=data, sha256=hashlib.sha256(data).hexdigest(), content_type=sniff(data))
+
+
+def check_image(upload: Upload, max_bytes: int) -> None:
+    """400 `invalid_image` unless the bytes decode as an image the extractor accepts (blocking)."""
+    try:
+        # A full decode, so that nothing the extractor would refuse reaches the database;
+        # the tiny output size keeps the resize and re-encode cheap.
+        prepare_image(upload.data, max_side=64, max_bytes=max_bytes)
+    except InvalidImageError as exc:
+        raise ApiError(400, "invalid_image", str(exc)) from exc
 
 
 def sniff(data: bytes) -> str:
