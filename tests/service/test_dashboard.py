@@ -12,6 +12,7 @@ from tests.fakes import faults
 from tests.fakes.server import FakeOpenAI
 from tests.fakes.shapes import DEFAULT_LISTING
 from tests.service.conftest import AUTH, ClientFactory, StubExtractor, png, upload
+from tests.service.seeds import stored_invalid_image
 
 pytestmark = pytest.mark.service
 
@@ -30,7 +31,7 @@ def seeded(make_client: ClientFactory, fake_openai: FakeOpenAI) -> tuple[TestCli
     ids["ok2"] = upload(client, png((1, 2, 3)), user="u1").json()["id"]
     fake_openai.enqueue(faults.server_error(), faults.server_error())
     ids["error"] = upload(client, user="u1").json()["error"]["id"]
-    ids["bad"] = upload(client, b"nope", user="u1").json()["error"]["id"]
+    ids["bad"] = stored_invalid_image(client, "u1")
     client.post(
         f"/v1/extractions/{ids['ok']}/feedback",
         json={"rating": "up", "comment": "<script>x</script>"},

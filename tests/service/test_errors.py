@@ -154,11 +154,6 @@ def test_review_routes_never_leak_sql(
         assert not _leaks(response.text), response.text
 
 
-@pytest.mark.xfail(
-    reason="review_api.py is not part of this change: it should read its body with bodies.read_json "
-    "and add Depends(bodies.clean_request) to its router",
-    strict=True,
-)
 @pytest.mark.parametrize(("method", "url", "kwargs"), REVIEW_NUL, ids=["id", "annotator", "page", "skip"])
 def test_review_routes_refuse_nul_with_400(
     client: TestClient, extraction: str, method: str, url: str, kwargs: dict[str, Any]

@@ -14,6 +14,7 @@ from extractor.service.auth import require_admin
 from extractor.service.bodies import clean_request, discard_body, read_json
 from extractor.service.diff import corrected_fields
 from extractor.service.errors import ApiError, unavailable
+from extractor.service.logs import annotate
 from extractor.service.runner import Runner
 from extractor.service.store import Store
 from extractor.service.uploads import check_image, read_image
@@ -67,6 +68,7 @@ async def create_extraction(request: Request, x_user_id: Annotated[str | None, H
         runner.metrics.requests.labels(runner.variant_for(user_id).name, "invalid_image").inc()
         raise
     pending, done = await runner.run(upload, user_id)
+    annotate(variant=pending.variant, extraction_id=pending.id)
     if done.status == "ok":
         return {
             "id": pending.id,

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from extractor.service import csrf, sessions
+from extractor.service.bodies import read_form
 from extractor.service.config import ADMIN_TOKEN_ENV, ServiceConfig
 from extractor.service.errors import ApiError, error_response
 from extractor.service.logs import logger
@@ -124,7 +125,7 @@ async def login_page(request: Request, next: str = DEFAULT_NEXT) -> HTMLResponse
 async def login(request: Request) -> Response:
     """Swap the admin token for a signed, expiring session cookie, then go where the user was headed."""
     token = _configured(request)
-    form = await request.form()
+    form = await read_form(request)
     target = _local(form.get("next"))
     given = form.get("token")
     if not isinstance(given, str) or not _same(given.strip(), token):

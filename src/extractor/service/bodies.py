@@ -122,8 +122,18 @@ async def read_json(request: Request, model: type[M], what: str) -> M:
     return await parse_json(model, await read_body(request, json_limit(request)), what)
 
 
+_FORM_STATE = "listingeval_form"
+
+
 async def read_form(request: Request, limit: int | None = None, max_fields: int = 100) -> dict[str, str]:
-    """A urlencoded or multipart form's text fields, under a byte limit (default: the JSON one), with clean text."""
+    """A urlencoded or multipart form's text fields, under a byte limit (default: the JSON one), with clean text.
+
+    The fields are kept on the request: the CSRF check reads the form before the route does,
+    and a request body can be streamed only once.
+    """
+    cached = getattr(request.state, _FORM_STATE, None)
+    if isinstance(cached, dict):
+        return dict(cached)
     limit = json_limit(request) if limit is None else limit
     chunks = limited_chunks(request, limit)
     content_type = request.headers.get("content-type", "")
@@ -145,6 +155,7 @@ async def read_form(request: Request, limit: int | None = None, max_fields: int 
     fields = {key: value for key, value in form.multi_items() if isinstance(value, str)}
     await form.close()
     check_text(fields, "form")
+    setattr(request.state, _FORM_STATE, dict(fields))
     return fields
 
 

@@ -8,6 +8,7 @@ from fastapi import Request
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from extractor.service.bodies import read_form
 from extractor.service.errors import ApiError, error_response
 from extractor.service.logs import logger
 from extractor.service.sessions import CSRF_FIELD, CSRF_HEADER, same_token
@@ -88,8 +89,7 @@ async def submitted_token(request: Request) -> str | None:
     if header is not None:
         return header
     if _media_type(request) in _FORMS:
-        value = (await request.form()).get(CSRF_FIELD)
-        return value if isinstance(value, str) else None
+        return (await read_form(request)).get(CSRF_FIELD)
     return None
 
 

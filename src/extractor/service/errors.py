@@ -13,6 +13,8 @@ from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
+from extractor.service.logs import request_id_of
+
 logger = logging.getLogger("extractor.service")
 
 INTERNAL_MESSAGE = "internal error"
@@ -85,11 +87,19 @@ def unavailable(exc: BaseException, request: Request | None = None) -> ApiError:
 
 
 def crash_response(request: Request, exc: Exception) -> JSONResponse:
-    """The answer to an unhandled exception: 503 when the database is unreachable, else a bare 500."""
+    """The answer to an unhandled exception: 503 when the database is unreachable, else a bare 500.
+
+    It carries the request's id: the handler runs outside the logging middleware's response.
+    """
     if isinstance(exc, DATABASE_UNAVAILABLE):
         error = unavailable(exc, request)
-        return error_response(error.status, error.type, error.message, **error.extra)
-    return internal_error(exc, request)
+        response = error_response(error.status, error.type, error.message, **error.extra)
+    else:
+        response = internal_error(exc, request)
+    request_id = request_id_of(request)
+    if request_id:
+        response.headers["X-Request-Id"] = request_id
+    return response
 
 
 def _describe(exc: RequestValidationError) -> str:

@@ -13,17 +13,18 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from extractor.schema import Listing
 from extractor.service.auth import require_admin, require_dashboard
+from extractor.service.bodies import clean_request, read_form, read_json
 from extractor.service.csrf import cross_site_problem, require_form, require_json
 from extractor.service.diff import FIELDS
 from extractor.service.errors import ApiError
 from extractor.service.logs import annotate
 from extractor.service.pages import CSP, render
-from extractor.service.review_input import ReviewInput, bad_request, from_form, parse_review, verdicts
+from extractor.service.review_input import ReviewInput, bad_request, from_form, verdicts
 from extractor.service.review_queue import STRATEGIES, ReviewQueue, Strategy
 from extractor.service.review_store import Review, ReviewStore
 from extractor.service.store import Store
 
-router = APIRouter()
+router = APIRouter(dependencies=[Depends(clean_request)])
 _LONG_TEXT = {"description"}
 
 
@@ -63,7 +64,7 @@ async def _submit(request: Request, review: ReviewInput) -> Review:
 @router.post("/v1/reviews", status_code=201, dependencies=[Depends(require_json), Depends(require_admin)])
 async def post_review(request: Request) -> JSONResponse:
     """Store a reviewer's per-field verdicts on one extraction (admin)."""
-    review = await _submit(request, parse_review(await request.body()))
+    review = await _submit(request, await read_json(request, ReviewInput, "review"))
     return JSONResponse(review.to_dict(), status_code=201)
 
 
@@ -83,8 +84,7 @@ def _next_url(annotator: str, strategy: str, include_reviewed: bool) -> str:
 @router.post("/review", dependencies=[Depends(require_form), Depends(require_admin)])
 async def post_review_form(request: Request) -> Response:
     """The review page's form without JavaScript: store the review, then show the next item."""
-    form = await request.form()
-    values = {key: value for key, value in form.items() if isinstance(value, str)}
+    values = await read_form(request)
     strategy = _strategy(values.get("strategy") or "uniform")
     review = await _submit(request, from_form(values))
     location = _next_url(review.annotator, strategy, values.get("include_reviewed") == "1")
