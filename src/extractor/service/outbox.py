@@ -106,7 +106,7 @@ class Outbox:
                 )
                 break
             if not stored:
-                log.info("outbox: extraction %s was already finished or is unknown; dropped", extraction_id)
+                log.debug("outbox: extraction %s was already finished or is unknown; dropped", extraction_id)
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
             applied += 1

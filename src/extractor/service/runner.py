@@ -92,7 +92,8 @@ class Runner:
         self.outbox = Outbox(self.durability.outbox_dir, self.durability.outbox_max)
         self.pool = ThreadPoolExecutor(config.model_workers, thread_name_prefix="listingeval-model")
         self._takes_deadline = _takes_deadline(extractor)
-        self._unavailable = Throttle(log)
+        self._refusing = Throttle(log)
+        self._deferring = Throttle(log)
 
     def close(self) -> None:
         """Stop taking model calls; calls already running finish in the background."""
@@ -164,7 +165,7 @@ class Runner:
             )
             return True
         except TRANSIENT_ERRORS as exc:
-            self._unavailable.warning(f"database unavailable, results go to the outbox ({describe(exc)})")
+            self._deferring.warning(f"database unavailable, results go to the outbox ({describe(exc)})")
         try:
             await _in_thread(lambda: self.outbox.put(extraction_id, done, finished_at))
             return True
@@ -178,7 +179,7 @@ class Runner:
         The last attempt may have committed with its answer lost; the client is told 503, so the
         row (if any) ends as an error when the outbox drains instead of waiting for the reaper.
         """
-        self._unavailable.warning(f"database unavailable, requests are refused ({describe(exc)})")
+        self._refusing.warning(f"database unavailable, requests are refused ({describe(exc)})")
         message = "the database did not confirm the request; the model was not called"
         closing = Finished("error", error_type="database_unavailable", error_message=message)
         with contextlib.suppress(OutboxFull, OSError):
