@@ -31,6 +31,8 @@ from extractor.service.variants import assign
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+# Timers on two threads: the extractor's capped timeout may fire this much before `wait_for`'s.
+_DEADLINE_SLACK_S = 0.05
 
 
 class ExtractorLike(Protocol):
@@ -182,21 +184,27 @@ class Runner:
         self._refusing.warning(f"database unavailable, requests are refused ({describe(exc)})")
         message = "the database did not confirm the request; the model was not called"
         closing = Finished("error", error_type="database_unavailable", error_message=message)
+        # Half the outbox at most: room for finished results, which are worth more, must remain.
+        limit = self.outbox.max_entries // 2
         with contextlib.suppress(OutboxFull, OSError):
-            await _in_thread(lambda: self.outbox.put(pending.id, closing, utcnow()))
+            await _in_thread(lambda: self.outbox.put(pending.id, closing, utcnow(), limit))
 
     async def _call_model(self, upload: Upload, variant: Variant) -> Finished:
         deadline_s = self.config.deadline_s
+        deadline = time.monotonic() + deadline_s
         options: dict[str, Any] = {"model": variant.model, "prompt": variant.prompt}
         if self._takes_deadline:
-            options["deadline"] = time.monotonic() + deadline_s
+            options["deadline"] = deadline
         future = self.pool.submit(functools.partial(self.extractor.extract_bytes, upload.data, **options))
+        message = f"the model call did not finish within the {deadline_s:g} s deadline"
         try:
             outcome = await asyncio.wait_for(asyncio.wrap_future(future), timeout=deadline_s)
         except TimeoutError:
             future.cancel()
-            message = f"the model call did not finish within the {deadline_s:g} s deadline"
             return Finished("error", error_type="timeout", error_message=message)
+        if _cut_by_deadline(outcome, deadline):
+            # The extractor's own timeout, capped at the deadline, can beat `wait_for` by a hair.
+            return replace(classify(outcome), error_type="timeout", error_message=message)
         return classify(outcome)
 
     def _count(self, variant: str, done: Finished, elapsed: float) -> None:
@@ -210,6 +218,13 @@ def _unavailable(what: str) -> ApiError:
     error = ApiError(503, "database_unavailable", f"{what}: the database is unavailable; try again shortly")
     error.headers["Retry-After"] = "1"
     return error
+
+
+def _cut_by_deadline(outcome: Outcome, deadline: float) -> bool:
+    """Whether a failure is the last attempt timing out at the deadline (or none fitting before it)."""
+    if isinstance(outcome, Extraction) or outcome.type != "api_error":
+        return False
+    return outcome.code in ("APITimeoutError", "deadline_exceeded") and time.monotonic() >= deadline - _DEADLINE_SLACK_S
 
 
 def _takes_deadline(extractor: ExtractorLike) -> bool:
