@@ -24,6 +24,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from extractor.errors import ConfigError
 from extractor.service.app import create_app
 from extractor.service.durability import (
     DRAIN_INTERVAL_ENV,
@@ -204,6 +205,8 @@ def test_default_outbox_sits_beside_a_sqlite_file() -> None:
     assert default_outbox_dir("postgresql+psycopg://u@h/db") == Path("listingeval-outbox")
     durability = Durability.from_env("sqlite:///x.db", {OUTBOX_ENV: "/tmp/box", REAP_GRACE_ENV: "5"})
     assert durability.outbox_dir == Path("/tmp/box") and durability.reap_grace_s == 5.0
+    with pytest.raises(ConfigError, match=REAP_INTERVAL_ENV):
+        Durability.from_env("sqlite:///x.db", {REAP_INTERVAL_ENV: "soon"})
 
 
 def test_app_drains_results_left_by_a_previous_run_at_start_up(

@@ -25,6 +25,8 @@ import anyio
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import make_url
 
+from extractor.errors import ConfigError
+
 T = TypeVar("T")
 
 OUTBOX_ENV = "LISTINGEVAL_OUTBOX"
@@ -60,12 +62,23 @@ class Durability:
     def from_env(cls, db_url: str, environ: Mapping[str, str] | None = None) -> Durability:
         """The settings from the environment, with defaults for what is unset."""
         env = os.environ if environ is None else environ
+
+        def number(name: str, default: float) -> float:
+            raw = env.get(name)
+            try:
+                value = float(raw) if raw else default
+            except ValueError:
+                raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+            if value <= 0:
+                raise ConfigError(f"{name} must be above zero, not {raw!r}")
+            return value
+
         return cls(
             outbox_dir=Path(env.get(OUTBOX_ENV) or default_outbox_dir(db_url)),
-            outbox_max=int(env.get(OUTBOX_MAX_ENV) or 10_000),
-            drain_interval_s=float(env.get(DRAIN_INTERVAL_ENV) or 1.0),
-            reap_grace_s=float(env.get(REAP_GRACE_ENV) or 30.0),
-            reap_interval_s=float(env.get(REAP_INTERVAL_ENV) or 60.0),
+            outbox_max=int(number(OUTBOX_MAX_ENV, 10_000)),
+            drain_interval_s=number(DRAIN_INTERVAL_ENV, 1.0),
+            reap_grace_s=number(REAP_GRACE_ENV, 30.0),
+            reap_interval_s=number(REAP_INTERVAL_ENV, 60.0),
         )
 
 

@@ -56,11 +56,12 @@ class Outbox:
     def __len__(self) -> int:
         return len(self.entries())
 
-    def put(self, extraction_id: str, done: Finished, finished_at: datetime) -> Path:
-        """Keep one result durably (fsync'd); OutboxFull when the outbox is at its bound."""
+    def put(self, extraction_id: str, done: Finished, finished_at: datetime, limit: int | None = None) -> Path:
+        """Keep one result durably (fsync'd); OutboxFull once `limit` (default: the bound) are waiting."""
         self.path.mkdir(parents=True, exist_ok=True)
-        if len(self) >= self.max_entries:
-            raise OutboxFull(f"the outbox {self.path} holds {self.max_entries} results already")
+        bound = self.max_entries if limit is None else min(limit, self.max_entries)
+        if len(self) >= bound:
+            raise OutboxFull(f"the outbox {self.path} holds {bound} results already")
         record = {
             "version": VERSION,
             "id": extraction_id,
@@ -140,10 +141,9 @@ def _fsync_dir(path: Path) -> None:
 async def drain_forever(outbox: Outbox, store: Store, interval_s: float) -> None:
     """Drain at once (results left by a previous run), then every `interval_s` seconds."""
     while True:
-        if outbox.entries():
-            try:
-                await anyio.to_thread.run_sync(lambda: outbox.drain(store))
-            except Exception:
-                # A background loop that dies would silently stop draining; keep going.
-                log.exception("outbox: drain failed")
+        try:
+            await anyio.to_thread.run_sync(lambda: outbox.drain(store))
+        except Exception:
+            # A background loop that dies would silently stop draining; keep going.
+            log.exception("outbox: drain failed")
         await anyio.sleep(interval_s)
