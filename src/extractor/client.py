@@ -11,12 +11,13 @@ import openai
 import pydantic
 from openai.types.responses import EasyInputMessageParam, ParsedResponse, Response, ResponseInputImageParam
 from tenacity import Retrying, retry_if_exception, stop_after_attempt
+from tenacity.stop import stop_base
 
 from extractor.errors import InvalidImageError
 from extractor.images import PreparedImage, prepare_image
 from extractor.outcome import Extraction, ExtractionFailure, Outcome, Usage
 from extractor.prompts import Prompt, load_prompt
-from extractor.retry import WaitRetryAfterOrBackoff, is_retryable, is_transport_fault
+from extractor.retry import StopAtDeadline, WaitRetryAfterOrBackoff, is_retryable, is_transport_fault
 from extractor.schema import Listing
 from extractor.settings import Settings, load_settings
 
@@ -38,28 +39,40 @@ class Extractor:
             return ExtractionFailure(type="invalid_image", message=str(exc))
         return self.extract_bytes(raw, model=model, prompt=prompt)
 
-    def extract_bytes(self, raw: bytes, model: str | None = None, prompt: str | None = None) -> Outcome:
-        """Extract a listing from the bytes of an uploaded image."""
+    def extract_bytes(
+        self, raw: bytes, model: str | None = None, prompt: str | None = None, deadline: float | None = None
+    ) -> Outcome:
+        """Extract a listing from the bytes of an uploaded image, giving up at `deadline` (monotonic)."""
         model = model or self.settings.model
         template = load_prompt(prompt or self.settings.prompt)
         try:
             image = prepare_image(raw, max_side=self.settings.max_side, max_bytes=self.settings.max_bytes)
         except InvalidImageError as exc:
             return ExtractionFailure(type="invalid_image", message=str(exc), model=model, prompt_id=template.id)
-        return self.extract_image(image, model, template)
+        return self.extract_image(image, model, template, deadline)
 
-    def extract_image(self, image: PreparedImage, model: str, prompt: Prompt) -> Outcome:
-        """Call the model with retries and classify the answer."""
+    def extract_image(self, image: PreparedImage, model: str, prompt: Prompt, deadline: float | None = None) -> Outcome:
+        """Call the model with retries (none starting at or after `deadline`) and classify the answer."""
         started = time.perf_counter()
         attempts = 0
+        if deadline is not None and time.monotonic() >= deadline:
+            # The call waited for a worker until its time ran out: a request now would be thrown away.
+            return ExtractionFailure(
+                type="api_error",
+                message="the deadline passed before the model was called",
+                model=model,
+                prompt_id=prompt.id,
+                code="deadline_exceeded",
+                attempts=0,
+            )
 
         def call() -> tuple[ParsedResponse[Listing] | None, Response]:
             nonlocal attempts
             attempts += 1
-            return self._call_once(image, model, prompt)
+            return self._call_once(image, model, prompt, deadline)
 
         try:
-            parsed, response = self.retrying()(call)
+            parsed, response = self.retrying(deadline)(call)
         except openai.APIStatusError as exc:
             return _api_failure(exc, model, prompt, attempts, started)
         except openai.APIConnectionError as exc:
@@ -70,10 +83,13 @@ class Extractor:
             return _api_failure(exc, model, prompt, attempts, started)
         return _classify(parsed, response, model, prompt, attempts, started)
 
-    def retrying(self) -> Retrying:
-        """The retry policy shared by every call: tenacity only, the SDK's own retries are off."""
+    def retrying(self, deadline: float | None = None) -> Retrying:
+        """The retry policy shared by every call; with a deadline, no wait or attempt runs past it."""
+        stop: stop_base = stop_after_attempt(self.settings.attempts)
+        if deadline is not None:
+            stop = stop | StopAtDeadline(deadline)
         return Retrying(
-            stop=stop_after_attempt(self.settings.attempts),
+            stop=stop,
             wait=WaitRetryAfterOrBackoff(self.settings.backoff_initial_s, self.settings.backoff_max_s),
             retry=retry_if_exception(is_retryable),
             reraise=True,
@@ -85,11 +101,14 @@ class Extractor:
         return self._client
 
     def _call_once(
-        self, image: PreparedImage, model: str, prompt: Prompt
+        self, image: PreparedImage, model: str, prompt: Prompt, deadline: float | None = None
     ) -> tuple[ParsedResponse[Listing] | None, Response]:
         extra: dict[str, Any] = {}
         if self.settings.temperature is not None:
             extra["temperature"] = self.settings.temperature
+        if deadline is not None:
+            # A tiny floor: a zero or negative timeout would mean "no timeout" to some transports.
+            extra["timeout"] = max(0.001, min(self.settings.timeout_s, deadline - time.monotonic()))
         raw = self._client.responses.with_raw_response.parse(
             model=model,
             instructions=prompt.render(),

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import email.utils
 import time
+from collections.abc import Callable
 
 import httpx2
 import openai
 from tenacity import RetryCallState, wait_random_exponential
+from tenacity.stop import stop_base
 
 # Codes that come with a retryable status but never succeed on retry.
 _PERMANENT_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached"})
@@ -64,3 +66,18 @@ class WaitRetryAfterOrBackoff:
         if exc is not None and (requested := retry_after_seconds(exc)) is not None:
             return min(requested, self._max_s)
         return float(self._backoff(state))
+
+
+class StopAtDeadline(stop_base):
+    """Stop when the next attempt would start at or after `deadline` (a `time.monotonic()` value).
+
+    Tenacity computes the upcoming wait before it asks the stop condition, so neither the
+    backoff nor the attempt after it runs past the deadline.
+    """
+
+    def __init__(self, deadline: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.deadline = deadline
+        self._clock = clock
+
+    def __call__(self, state: RetryCallState) -> bool:
+        return self._clock() + state.upcoming_sleep >= self.deadline

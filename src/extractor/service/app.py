@@ -34,7 +34,8 @@ def create_app(config: ServiceConfig, extractor: ExtractorLike | None = None, st
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
+        async with runner.background():
+            yield
         runner.close()
 
     app = FastAPI(

@@ -12,6 +12,9 @@ from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# A database that stops answering must fail a connection attempt quickly, so that writes can be
+# retried and results kept in the outbox while the request still waits.
+PG_CONNECT_TIMEOUT_S = 5
 WRITE_OPTION = "listingeval_write"
 
 
@@ -20,6 +23,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         options: dict[str, Any] = {"pool_size": 20, "max_overflow": 20, "pool_pre_ping": True}
+        if parsed.get_backend_name() == "postgresql":
+            options["connect_args"] = {"connect_timeout": PG_CONNECT_TIMEOUT_S} | kwargs.pop("connect_args", {})
         return create_engine(url, **(options | kwargs))
     engine = create_engine(url, **({"pool_size": 20, "max_overflow": 20} | kwargs))
     event.listen(engine, "connect", _sqlite_connect)

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-Status = Literal["pending", "ok", "empty", "error", "refusal", "invalid_image"]
-STATUSES: tuple[Status, ...] = ("ok", "empty", "error", "refusal", "invalid_image", "pending")
+# `lost`: the reaper's verdict on a row left `pending` past its deadline (the process died).
+Status = Literal["pending", "ok", "empty", "error", "refusal", "invalid_image", "lost"]
+STATUSES: tuple[Status, ...] = ("ok", "empty", "error", "refusal", "invalid_image", "pending", "lost")
 Rating = Literal["up", "down"]
 
 

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
+import inspect
+import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any, Protocol, TypeVar
 
@@ -15,18 +20,29 @@ import anyio
 from extractor.outcome import Extraction, Outcome
 from extractor.prompts import load_prompt
 from extractor.service.config import ServiceConfig, Variant
+from extractor.service.durability import TRANSIENT_ERRORS, Durability, Throttle, describe, retry_write
+from extractor.service.errors import ApiError
 from extractor.service.metrics import Metrics
+from extractor.service.outbox import Outbox, OutboxFull, drain_forever
+from extractor.service.reaper import reap_forever
 from extractor.service.records import Finished, Pending, Status, Upload, utcnow
 from extractor.service.store import Store
 from extractor.service.variants import assign
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+# Timers on two threads: the extractor's capped timeout may fire this much before `wait_for`'s.
+_DEADLINE_SLACK_S = 0.05
 
 
 class ExtractorLike(Protocol):
     """What the service needs from an extractor: `Extractor.extract_bytes`."""
 
     def extract_bytes(self, raw: bytes, model: str | None = None, prompt: str | None = None) -> Outcome: ...
+
+
+# An extractor whose `extract_bytes` also takes `deadline=` (a `time.monotonic()` value) gets the
+# request's deadline, so its retries stop there; see `Extractor.extract_bytes`.
 
 
 def classify(outcome: Outcome) -> Finished:
@@ -62,23 +78,53 @@ def classify(outcome: Outcome) -> Finished:
 class Runner:
     """Runs extractions for the API: the blocking model call goes to a bounded thread pool."""
 
-    def __init__(self, config: ServiceConfig, store: Store, metrics: Metrics, extractor: ExtractorLike):
+    def __init__(
+        self,
+        config: ServiceConfig,
+        store: Store,
+        metrics: Metrics,
+        extractor: ExtractorLike,
+        durability: Durability | None = None,
+    ):
         self.config = config
         self.store = store
         self.metrics = metrics
         self.extractor = extractor
+        self.durability = durability or Durability.from_env(config.db_url)
+        self.outbox = Outbox(self.durability.outbox_dir, self.durability.outbox_max)
         self.pool = ThreadPoolExecutor(config.model_workers, thread_name_prefix="listingeval-model")
+        self._takes_deadline = _takes_deadline(extractor)
+        self._refusing = Throttle(log)
+        self._deferring = Throttle(log)
 
     def close(self) -> None:
         """Stop taking model calls; calls already running finish in the background."""
         self.pool.shutdown(wait=False, cancel_futures=True)
+
+    @asynccontextmanager
+    async def background(self) -> AsyncIterator[None]:
+        """Drain the outbox and reap abandoned rows while the app runs (both start at once)."""
+        durability = self.durability
+        async with anyio.create_task_group() as group:
+            group.start_soon(drain_forever, self.outbox, self.store, durability.drain_interval_s)
+            group.start_soon(
+                reap_forever, self.store, self.config.deadline_s, durability.reap_grace_s, durability.reap_interval_s
+            )
+            try:
+                yield
+            finally:
+                group.cancel_scope.cancel()
 
     def variant_for(self, user_id: str) -> Variant:
         """The user's sticky variant."""
         return assign(self.config.variants, self.config.salt, user_id)
 
     async def run(self, upload: Upload, user_id: str) -> tuple[Pending, Finished]:
-        """Store a pending row, call the model under the deadline and store how it ended."""
+        """Store a pending row, call the model under the deadline and store how it ended.
+
+        A database that does not answer gives a 503 `database_unavailable` before the model is
+        called; once a result is known it is stored, or kept in the outbox, and returned.
+        """
         variant = self.variant_for(user_id)
         pending = Pending(
             id=uuid.uuid4().hex,
@@ -90,8 +136,13 @@ class Runner:
             created_at=utcnow(),
         )
         started = time.perf_counter()
-        await _in_thread(lambda: self.store.start(pending))
+        try:
+            await retry_write(lambda: self.store.start(pending), self.durability.write_delays_s)
+        except TRANSIENT_ERRORS as exc:
+            await self._not_started(pending, exc)
+            raise _unavailable("the request could not be recorded") from None
         done = Finished("error", error_type="internal", error_message="the request was interrupted")
+        kept = False
         try:
             done = await self._call_model(upload, variant)
         except Exception as exc:
@@ -101,19 +152,59 @@ class Runner:
             elapsed = time.perf_counter() - started
             done = replace(done, latency_ms=round(elapsed * 1000))
             with anyio.CancelScope(shield=True):
-                await _in_thread(lambda: self.store.finish(pending.id, done))
+                kept = await self._keep(pending.id, done)
             self._count(variant.name, done, elapsed)
+        if not kept:
+            raise _unavailable("the result could not be stored")
         return pending, done
 
-    async def _call_model(self, upload: Upload, variant: Variant) -> Finished:
-        deadline = self.config.deadline_s
-        future = self.pool.submit(self.extractor.extract_bytes, upload.data, model=variant.model, prompt=variant.prompt)
+    async def _keep(self, extraction_id: str, done: Finished) -> bool:
+        """Store the result, retrying briefly, else put it in the outbox; False when both failed."""
+        finished_at = utcnow()
         try:
-            outcome = await asyncio.wait_for(asyncio.wrap_future(future), timeout=deadline)
+            await retry_write(
+                lambda: self.store.finish(extraction_id, done, finished_at), self.durability.write_delays_s
+            )
+            return True
+        except TRANSIENT_ERRORS as exc:
+            self._deferring.warning(f"database unavailable, results go to the outbox ({describe(exc)})")
+        try:
+            await _in_thread(lambda: self.outbox.put(extraction_id, done, finished_at))
+            return True
+        except (OutboxFull, OSError) as exc:
+            log.error("extraction %s: result lost, the outbox cannot keep it: %s", extraction_id, exc)
+            return False
+
+    async def _not_started(self, pending: Pending, exc: Exception) -> None:
+        """After a failed start, queue a closing write in case the row was in fact committed.
+
+        The last attempt may have committed with its answer lost; the client is told 503, so the
+        row (if any) ends as an error when the outbox drains instead of waiting for the reaper.
+        """
+        self._refusing.warning(f"database unavailable, requests are refused ({describe(exc)})")
+        message = "the database did not confirm the request; the model was not called"
+        closing = Finished("error", error_type="database_unavailable", error_message=message)
+        # Half the outbox at most: room for finished results, which are worth more, must remain.
+        limit = self.outbox.max_entries // 2
+        with contextlib.suppress(OutboxFull, OSError):
+            await _in_thread(lambda: self.outbox.put(pending.id, closing, utcnow(), limit))
+
+    async def _call_model(self, upload: Upload, variant: Variant) -> Finished:
+        deadline_s = self.config.deadline_s
+        deadline = time.monotonic() + deadline_s
+        options: dict[str, Any] = {"model": variant.model, "prompt": variant.prompt}
+        if self._takes_deadline:
+            options["deadline"] = deadline
+        future = self.pool.submit(functools.partial(self.extractor.extract_bytes, upload.data, **options))
+        message = f"the model call did not finish within the {deadline_s:g} s deadline"
+        try:
+            outcome = await asyncio.wait_for(asyncio.wrap_future(future), timeout=deadline_s)
         except TimeoutError:
             future.cancel()
-            message = f"the model call did not finish within the {deadline:g} s deadline"
             return Finished("error", error_type="timeout", error_message=message)
+        if _cut_by_deadline(outcome, deadline):
+            # The extractor's own timeout, capped at the deadline, can beat `wait_for` by a hair.
+            return replace(classify(outcome), error_type="timeout", error_message=message)
         return classify(outcome)
 
     def _count(self, variant: str, done: Finished, elapsed: float) -> None:
@@ -121,6 +212,27 @@ class Runner:
         self.metrics.latency.labels(variant).observe(elapsed)
         self.metrics.tokens.labels(variant, "input").inc(done.input_tokens)
         self.metrics.tokens.labels(variant, "output").inc(done.output_tokens)
+
+
+def _unavailable(what: str) -> ApiError:
+    error = ApiError(503, "database_unavailable", f"{what}: the database is unavailable; try again shortly")
+    error.headers["Retry-After"] = "1"
+    return error
+
+
+def _cut_by_deadline(outcome: Outcome, deadline: float) -> bool:
+    """Whether a failure is the last attempt timing out at the deadline (or none fitting before it)."""
+    if isinstance(outcome, Extraction) or outcome.type != "api_error":
+        return False
+    return outcome.code in ("APITimeoutError", "deadline_exceeded") and time.monotonic() >= deadline - _DEADLINE_SLACK_S
+
+
+def _takes_deadline(extractor: ExtractorLike) -> bool:
+    """Whether `extract_bytes` accepts `deadline` (the real extractor does; test doubles may not)."""
+    try:
+        return "deadline" in inspect.signature(extractor.extract_bytes).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 async def _in_thread(func: Callable[[], T]) -> T:

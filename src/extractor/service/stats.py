@@ -22,6 +22,8 @@ WINDOWS: dict[str, timedelta | None] = {
 # The dashboard reads at most this many of the newest rows per window.
 ROW_CAP = 200_000
 BUCKETS = 24
+# Statuses drawn red in the traffic chart.
+BAD_STATUSES = frozenset({"error", "empty", "refusal", "lost"})
 
 
 @dataclass
@@ -39,8 +41,18 @@ class VariantStats:
 
     @property
     def requests(self) -> int:
-        """Finished requests (pending ones are in flight)."""
+        """Finished requests, lost ones included (pending ones are in flight)."""
         return sum(n for s, n in self.statuses.items() if s != "pending")
+
+    @property
+    def pending(self) -> int:
+        """Rows still waiting for their result: in flight, or not yet reaped."""
+        return self.statuses["pending"]
+
+    @property
+    def lost(self) -> int:
+        """Rows the reaper finalised because no result ever came (the process died)."""
+        return self.statuses["lost"]
 
     @property
     def served(self) -> int:
@@ -113,7 +125,7 @@ def collect(engine: Engine, window: str, variants: list[str]) -> tuple[list[Vari
         index = min(BUCKETS - 1, max(0, int((as_utc(row.created_at) - first) / step)))
         bucket = series[row.variant][index]
         bucket[0] += 1
-        bucket[1] += row.status in ("error", "empty", "refusal")
+        bucket[1] += row.status in BAD_STATUSES
     for name, buckets in series.items():
         table[name].series = [(total, bad) for total, bad in buckets]
     return list(table.values()), first

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from extractor.service.db import write_transaction
@@ -24,11 +25,15 @@ class Store:
             conn.execute(text("SELECT 1"))
 
     def start(self, pending: Pending) -> None:
-        """Store the image (once per sha256) and a `pending` row before the model is called."""
+        """Store the image (once per sha256) and a `pending` row before the model is called.
+
+        Idempotent: a retry after a commit whose answer was lost finds the row and adds nothing.
+        """
         upload = pending.upload
         with write_transaction(self.engine) as conn:
             _insert_ignore(
                 conn,
+                images,
                 {
                     "sha256": upload.sha256,
                     "data": upload.data,
@@ -37,21 +42,27 @@ class Store:
                     "created_at": pending.created_at,
                 },
             )
-            conn.execute(
-                insert(extractions).values(
-                    id=pending.id,
-                    created_at=pending.created_at,
-                    user_id=pending.user_id,
-                    variant=pending.variant,
-                    model=pending.model,
-                    prompt_id=pending.prompt_id,
-                    status="pending",
-                    image_sha256=upload.sha256,
-                )
+            _insert_ignore(
+                conn,
+                extractions,
+                {
+                    "id": pending.id,
+                    "created_at": pending.created_at,
+                    "user_id": pending.user_id,
+                    "variant": pending.variant,
+                    "model": pending.model,
+                    "prompt_id": pending.prompt_id,
+                    "status": "pending",
+                    "image_sha256": upload.sha256,
+                },
             )
 
-    def finish(self, extraction_id: str, done: Finished) -> None:
-        """Record how the extraction ended."""
+    def finish(self, extraction_id: str, done: Finished, finished_at: datetime | None = None) -> bool:
+        """Record how the extraction ended; False when no `pending` or `lost` row had that id.
+
+        A `lost` row is overwritten: the reaper gave up on it, but the real result came late
+        (from the outbox). A finished row is left alone, so a replayed write changes nothing.
+        """
         values: dict[str, Any] = {
             "status": done.status,
             "output": done.output,
@@ -61,14 +72,33 @@ class Store:
             "latency_ms": done.latency_ms,
             "input_tokens": done.input_tokens,
             "output_tokens": done.output_tokens,
-            "finished_at": utcnow(),
+            "finished_at": finished_at or utcnow(),
         }
         if done.model:
             values["model"] = done.model
         if done.prompt_id:
             values["prompt_id"] = done.prompt_id
         with write_transaction(self.engine) as conn:
-            conn.execute(update(extractions).where(extractions.c.id == extraction_id).values(values))
+            updated = conn.execute(
+                update(extractions)
+                .where(extractions.c.id == extraction_id, extractions.c.status.in_(("pending", "lost")))
+                .values(values)
+            ).rowcount
+        return bool(updated)
+
+    def reap(self, cutoff: datetime, message: str) -> int:
+        """Mark rows still `pending` that were created before `cutoff` as `lost`; how many.
+
+        One conditional UPDATE: replicas reaping at the same moment cannot both take a row, and
+        running it twice changes nothing.
+        """
+        with write_transaction(self.engine) as conn:
+            reaped = conn.execute(
+                update(extractions)
+                .where(extractions.c.status == "pending", extractions.c.created_at < cutoff)
+                .values(status="lost", error_type="lost", error_message=message, finished_at=utcnow())
+            ).rowcount
+        return int(reaped)
 
     def rate(self, extraction_id: str, rating: Rating, comment: str | None) -> str | None:
         """Store a thumb (the latest one wins); the row's variant, or None for an unknown id."""
@@ -174,14 +204,14 @@ _ROW_COLUMNS = (
 )
 
 
-def _insert_ignore(conn: Connection, values: dict[str, Any]) -> None:
-    """Insert an image unless one with the same sha256 is already stored."""
+def _insert_ignore(conn: Connection, table: Table, values: dict[str, Any]) -> None:
+    """Insert a row unless one with the same primary key is already stored."""
     name = conn.dialect.name
     if name == "postgresql":
-        conn.execute(postgresql.insert(images).values(values).on_conflict_do_nothing())
+        conn.execute(postgresql.insert(table).values(values).on_conflict_do_nothing())
     elif name == "sqlite":
-        conn.execute(sqlite.insert(images).values(values).on_conflict_do_nothing())
+        conn.execute(sqlite.insert(table).values(values).on_conflict_do_nothing())
     else:
-        exists = conn.execute(select(images.c.sha256).where(images.c.sha256 == values["sha256"])).first()
-        if exists is None:
-            conn.execute(insert(images).values(values))
+        key = [column == values[column.name] for column in table.primary_key.columns]
+        if conn.execute(select(*table.primary_key.columns).where(*key)).first() is None:
+            conn.execute(insert(table).values(values))
