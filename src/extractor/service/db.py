@@ -10,8 +10,16 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
+from sqlalchemy import exc as sa_exc
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# What the database raises when it cannot be reached for now (as opposed to a bad statement).
+UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.DisconnectionError,
+    sa_exc.TimeoutError,
+)
 # A database that stops answering must fail a connection attempt quickly, so that writes can be
 # retried and results kept in the outbox while the request still waits.
 PG_CONNECT_TIMEOUT_S = 5

@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import TypeVar
 
 import anyio
-from sqlalchemy import exc as sa_exc
 from sqlalchemy import make_url
 
 from extractor.errors import ConfigError
+from extractor.service.db import UNAVAILABLE_ERRORS
 
 T = TypeVar("T")
 
@@ -38,13 +38,8 @@ REAP_INTERVAL_ENV = "LISTINGEVAL_REAP_INTERVAL_S"
 # Short on purpose: the request is waiting, and the outbox keeps the result past a longer blink.
 WRITE_DELAYS_S = (0.05, 0.1, 0.2, 0.4)
 
-# Errors that say "the database is not answering now", as opposed to a bad statement.
-TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
-    sa_exc.OperationalError,
-    sa_exc.InterfaceError,
-    sa_exc.DisconnectionError,
-    sa_exc.TimeoutError,
-)
+
+TRANSIENT_ERRORS = UNAVAILABLE_ERRORS
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
+from extractor.service.db import UNAVAILABLE_ERRORS
 from extractor.service.logs import request_id_of
 
 logger = logging.getLogger("extractor.service")
@@ -20,12 +20,7 @@ logger = logging.getLogger("extractor.service")
 INTERNAL_MESSAGE = "internal error"
 UNAVAILABLE_MESSAGE = "the database is unavailable"
 # Errors that mean the database cannot be reached or has no free connection, not a bug in a query.
-DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
-    sa_exc.OperationalError,
-    sa_exc.InterfaceError,
-    sa_exc.DisconnectionError,
-    sa_exc.TimeoutError,
-)
+DATABASE_UNAVAILABLE = UNAVAILABLE_ERRORS
 
 
 class ApiError(Exception):
