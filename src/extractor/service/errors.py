@@ -51,33 +51,35 @@ def _where(request: Request | None) -> str:
     return f"{request.method} {request.url.path}" if request is not None else "-"
 
 
-def internal_error(exc: BaseException, request: Request | None = None) -> JSONResponse:
-    """A 500 saying only "internal error" and an id; the exception is logged under that id."""
+def _logged(level: int, what: str, exc: BaseException, request: Request | None, traceback: bool) -> str:
+    """Log the exception under a new error id and return the id (the id is all a client sees)."""
     error_id = str(uuid.uuid4())
-    logger.error(
-        "internal error %s on %s: %s: %s",
+    logger.log(
+        level,
+        "%s %s on %s: %s: %s",
+        what,
         error_id,
         _where(request),
         type(exc).__name__,
         exc,
-        exc_info=exc,
+        exc_info=exc if traceback else None,
         extra={"error_id": error_id},
     )
+    return error_id
+
+
+def internal_error(exc: BaseException, request: Request | None = None) -> JSONResponse:
+    """A 500 saying only "internal error" and an id; the exception and its traceback are logged under that id."""
+    error_id = _logged(logging.ERROR, "internal error", exc, request, traceback=True)
     return error_response(500, "internal", INTERNAL_MESSAGE, id=error_id)
 
 
 def unavailable(exc: BaseException, request: Request | None = None) -> ApiError:
-    """A 503 `database_unavailable` with an id; the cause is logged under that id, never answered."""
-    error_id = str(uuid.uuid4())
-    logger.warning(
-        "database unavailable %s on %s: %s: %s",
-        error_id,
-        _where(request),
-        type(exc).__name__,
-        exc,
-        exc_info=exc,
-        extra={"error_id": error_id},
-    )
+    """A 503 `database_unavailable` with an id; the cause is logged under that id, never answered.
+
+    No traceback: during an outage every request would add one, and the cause says it all.
+    """
+    error_id = _logged(logging.WARNING, "database unavailable", exc, request, traceback=False)
     return ApiError(503, "database_unavailable", UNAVAILABLE_MESSAGE, id=error_id)
 
 
