@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import threading
+import time
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -12,7 +14,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from extractor.cli import main
-from extractor.service.purge import Criteria, PurgeError, dependents, parse_duration, purge
+from extractor.service.purge import Criteria, Purged, PurgeError, dependents, parse_duration, purge
 from extractor.service.records import utcnow
 from extractor.service.store import Store
 from extractor.service.tables import corrections, extractions, images, metadata, review_leases, reviews
@@ -249,3 +251,23 @@ def test_durations() -> None:
             parse_duration(bad)
     with pytest.raises(PurgeError):
         Criteria()
+
+
+def test_an_upload_racing_a_purge_keeps_its_image(store: Store) -> None:
+    if store.engine.url.get_backend_name() != "postgresql":
+        pytest.skip("SQLite serialises writers: the purge cannot interleave with an upload")
+    seeded = _seed(store)
+    racing = store.engine.connect()
+    transaction = racing.begin()
+    # An upload of the old photo, not committed yet: its row holds a key lock on the image.
+    newcomer = _row(racing, seeded["img_only_old"], "carol", NOW, dependents=False)
+    purged: list[Purged] = []
+    worker = threading.Thread(target=lambda: purged.append(purge(store.engine, Criteria(user_id="alice"))))
+    worker.start()
+    time.sleep(0.5)  # the purge now waits on that lock
+    transaction.commit()
+    racing.close()
+    worker.join(timeout=30)
+    assert purged and purged[0]["extractions"] == 3
+    assert seeded["img_only_old"] in _shas(store.engine) and newcomer in _ids(store.engine)
+    assert purged[0]["images"] == 1  # only the shared photo, whose last row was alice's

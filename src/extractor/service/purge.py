@@ -7,11 +7,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import Column, ColumnElement, Connection, Engine, Select, Table, and_, delete, exists, func, select
+from sqlalchemy.exc import IntegrityError
 
 from extractor.service.db import write_transaction
 from extractor.service.tables import extractions, images, metadata
 
 BATCH_SIZE = 500
+MAX_CONFLICTS = 5
 _DURATION = re.compile(r"(\d{1,6})([dhm])")
 _UNITS = {"d": "days", "h": "hours", "m": "minutes"}
 
@@ -83,10 +85,22 @@ def purge(engine: Engine, criteria: Criteria, *, dry_run: bool = False, batch_si
     if dry_run:
         return _count(engine, criteria)
     purged = Purged()
+    conflicts = 0
     while True:
-        with write_transaction(engine) as conn:
-            if not _purge_batch(conn, criteria, batch_size, purged):
-                return purged
+        batch = Purged()
+        try:
+            with write_transaction(engine) as conn:
+                if not _purge_batch(conn, criteria, batch_size, batch):
+                    return purged
+        except IntegrityError:
+            # On PostgreSQL an upload of the same photo can commit a row using an image this batch
+            # is deleting; the batch rolls back and, run again, sees that row and keeps the image.
+            conflicts += 1
+            if conflicts > MAX_CONFLICTS:
+                raise
+            continue
+        for table, count in batch.counts.items():
+            purged.add(table, count)
 
 
 def _purge_batch(conn: Connection, criteria: Criteria, batch_size: int, purged: Purged) -> bool:
@@ -97,10 +111,6 @@ def _purge_batch(conn: Connection, criteria: Criteria, batch_size: int, purged: 
         return False
     ids = [r.id for r in rows]
     shas = sorted({r.image_sha256 for r in rows if r.image_sha256})
-    if shas and conn.dialect.name == "postgresql":
-        # Lock the images first: a concurrent upload of the same photo then waits for this batch
-        # instead of this batch deleting an image that a row committed meanwhile refers to.
-        conn.execute(select(images.c.sha256).where(images.c.sha256.in_(shas)).with_for_update())
     for table, column in dependents():
         purged.add(table.name, conn.execute(delete(table).where(column.in_(ids))).rowcount)
     purged.add(extractions.name, conn.execute(delete(extractions).where(extractions.c.id.in_(ids))).rowcount)
