@@ -1,4 +1,4 @@
-"""`listingeval serve` and `listingeval db upgrade`."""
+"""`listingeval serve`, `listingeval db upgrade` and `listingeval db purge`."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import os
 import sys
+from datetime import datetime
 
 from extractor.service.config import ADMIN_TOKEN_ENV, DEFAULT_DB_URL
 
@@ -76,6 +77,58 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db_purge(args: argparse.Namespace) -> int:
+    """Delete old or one user's extractions with their images and dependent rows (or count them)."""
+    from pathlib import Path
+
+    from sqlalchemy import inspect, make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from extractor.service.config import load_config
+    from extractor.service.db import make_engine
+    from extractor.service.purge import Criteria, PurgeError, dependents, parse_duration, purge
+    from extractor.service.records import utcnow
+
+    try:
+        before = utcnow() - parse_duration(args.older_than) if args.older_than is not None else None
+        criteria = Criteria(before=before, user_id=args.user)
+    except PurgeError as exc:
+        print(f"listingeval: {exc}", file=sys.stderr)
+        return 2
+    url = load_config(args.db).db_url
+    parsed = make_url(url)
+    on_disk = parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:")
+    if on_disk and not Path(str(parsed.database)).is_file():  # connecting would create an empty file
+        print(f"listingeval: no database file at {parsed.database}", file=sys.stderr)
+        return 2
+    engine = make_engine(url)
+    try:
+        if not inspect(engine).has_table("extractions"):
+            print(f"listingeval: {_safe(url)} has no extractions table (run `listingeval db upgrade`)", file=sys.stderr)
+            return 2
+        purged = purge(engine, criteria, dry_run=args.dry_run)
+    except SQLAlchemyError as exc:
+        first_line = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        print(f"listingeval: purge failed on {_safe(url)}: {first_line}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    verb = "would delete" if args.dry_run else "deleted"
+    tables = ["extractions", "images", *(table.name for table, _ in dependents())]
+    counts = ", ".join(f"{purged[name]} {name}" for name in tables)
+    print(f"listingeval: {verb} {counts} (rows {_described(criteria.before, args.user)})")
+    return 0
+
+
+def _described(before: datetime | None, user: str | None) -> str:
+    parts = []
+    if before is not None:
+        parts.append(f"created before {before.isoformat(timespec='seconds')}")
+    if user is not None:
+        parts.append(f"of user {user!r}")
+    return " and ".join(parts)
+
+
 def _safe(url: str) -> str:
     from sqlalchemy import make_url
 
@@ -83,7 +136,7 @@ def _safe(url: str) -> str:
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the `serve` and `db` subcommands."""
+    """Add the `serve` and `db` (upgrade, purge) subcommands."""
     serve = sub.add_parser("serve", help="run the extraction service (HTTP API, dashboard, metrics)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
@@ -106,3 +159,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     up = db_sub.add_parser("upgrade", help="apply pending schema migrations")
     up.add_argument("--db", help=f"SQLAlchemy database URL (default {DEFAULT_DB_URL})")
     up.set_defaults(func=cmd_db_upgrade)
+    purge = db_sub.add_parser("purge", help="delete old or one user's extractions, their photos and related rows")
+    purge.add_argument("--older-than", metavar="DURATION", help="rows created more than this ago: 90d, 12h, 30m")
+    purge.add_argument("--user", metavar="ID", help="rows of this user (the X-User-Id); with --older-than, both")
+    purge.add_argument("--db", help=f"SQLAlchemy database URL (default {DEFAULT_DB_URL})")
+    purge.add_argument("--dry-run", action="store_true", help="print what would be deleted and delete nothing")
+    purge.set_defaults(func=cmd_db_purge)
