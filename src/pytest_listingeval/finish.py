@@ -106,41 +106,45 @@ def _sinks(state: EvalSession, mlflow: MlflowRun | None) -> list[Sink]:
     return sinks
 
 
-def finish(state: EvalSession, norecursedirs: Sequence[str], interrupted: str | None = None) -> Finished:
-    """Decide the run's verdict once and deliver it to every output."""
-    s = state.settings
-    results = state.gathered()
-    config = state.run_config()
-    summary = summarise(
-        results,
-        state.elapsed(),
-        state.cost(
-            sum(r.usage.get("input_tokens", 0) for r in results), sum(r.usage.get("output_tokens", 0) for r in results)
-        ),
-    )
+def _known_faults(state: EvalSession, results: Sequence[CaseResult], interrupted: str | None) -> list[str]:
+    """Every harness fault known once the cases have run."""
     errors = [*state.startup_errors, *state.collection_errors]
     errors += [f"{r.id}: {r.harness_error}" for r in results if r.harness_error]
     if interrupted:
         errors.append(interrupted)
     if not results:
         errors.append(_no_case_message(state))
-    baseline: Baseline | None = None
-    if s.baseline_ref:
-        try:
-            baseline = load_baseline(s.baseline_ref, s.root, s.baseline_path, s.invocation_dir)
-        except BaselineError as exc:
-            errors.append(str(exc))
+    return errors
+
+
+def _baseline(state: EvalSession, errors: list[str]) -> Baseline | None:
+    s = state.settings
+    if not s.baseline_ref:
+        return None
+    try:
+        return load_baseline(s.baseline_ref, s.root, s.baseline_path, s.invocation_dir)
+    except BaselineError as exc:
+        errors.append(str(exc))
+        return None
+
+
+def finish(state: EvalSession, norecursedirs: Sequence[str], interrupted: str | None = None) -> Finished:
+    """Decide the run's verdict once and deliver it to every output."""
+    s = state.settings
+    results = state.gathered()
+    config = state.run_config()
+    tokens = [sum(r.usage.get(k, 0) for r in results) for k in ("input_tokens", "output_tokens")]
+    summary = summarise(results, state.elapsed(), state.cost(*tokens))
+    errors = _known_faults(state, results, interrupted)
+    baseline = _baseline(state, errors)
     selected = set(state.selected.values()) | set(state.results)
     coverage = measure(
         case_set(s.cases_root, norecursedirs), selected, baseline.document.cases.keys() if baseline else None
     )
-    comparison = (
-        compare_sides(
-            side_from_baseline(baseline.source, baseline.document), side_from_results("current", config, results)
-        )
-        if baseline
-        else None
-    )
+    comparison = None
+    if baseline is not None:
+        reference = side_from_baseline(baseline.source, baseline.document)
+        comparison = compare_sides(reference, side_from_results("current", config, results))
     for path in (s.report_path, s.markdown_path, s.json_path):
         if path is not None and (problem := writable(path)):
             errors.append(problem)
