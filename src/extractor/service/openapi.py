@@ -80,13 +80,13 @@ def json_body(model: type[BaseModel]) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
-def form_body(properties: dict[str, Any], required: list[str], *, optional: bool = False) -> dict[str, Any]:
+def form_body(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
     """`openapi_extra` declaring a form body, urlencoded or multipart, of text fields."""
     schema = {"type": "object", "properties": properties, "required": required}
     content = {
         media_type: {"schema": schema} for media_type in ("application/x-www-form-urlencoded", "multipart/form-data")
     }
-    return {"requestBody": {"required": not optional, "content": content}}
+    return {"requestBody": {"required": True, "content": content}}
 
 
 def upload_body(field: str, description: str) -> dict[str, Any]:
@@ -110,6 +110,9 @@ def build(app: FastAPI) -> dict[str, Any]:
         summary=app.summary,
         description=app.description,
         routes=app.routes,
+        tags=app.openapi_tags,
+        servers=app.servers,
+        separate_input_output_schemas=app.separate_input_output_schemas,
     )
     components = spec.setdefault("components", {})
     schemas: dict[str, Any] = components.setdefault("schemas", {})
@@ -117,7 +120,7 @@ def build(app: FastAPI) -> dict[str, Any]:
     for name, schema in defs.get("$defs", {}).items():
         if schemas.setdefault(name, schema) != schema:
             raise RuntimeError(f"two different schemas are both called {name!r}")
-    components["securitySchemes"] = SECURITY_SCHEMES
+    components["securitySchemes"] = {**SECURITY_SCHEMES}
     for path in spec.get("paths", {}).values():
         for operation in path.values():
             operation.get("responses", {}).pop("422", None)
