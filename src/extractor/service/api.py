@@ -195,7 +195,7 @@ async def healthz(request: Request, store: StoreDep) -> Health:
     "/metrics",
     dependencies=[Depends(require_admin)],
     response_class=PlainTextResponse,
-    responses=openapi.error_responses(400, 401, 503),
+    responses=openapi.error_responses(400, 401, 503, descriptions={503: openapi.ADMIN_OFF}),
     openapi_extra=openapi.admin(),
 )
 async def metrics(app_metrics: MetricsDep) -> Response:
@@ -206,7 +206,7 @@ async def metrics(app_metrics: MetricsDep) -> Response:
 @router.get(
     "/v1/extractions/{extraction_id}",
     dependencies=[Depends(require_admin)],
-    responses=openapi.error_responses(400, 401, 404, 503),
+    responses=openapi.error_responses(400, 401, 404, 503, descriptions=openapi.ADMIN_503),
     openapi_extra=openapi.admin(),
 )
 async def get_extraction(extraction_id: str, store: StoreDep) -> ExtractionRecord:

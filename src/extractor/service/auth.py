@@ -116,7 +116,11 @@ def _login_page(
 _NEXT_FIELD = {"type": "string", "description": "The path to go to once signed in (this service's own only)."}
 
 
-@router.get("/login", response_class=HTMLResponse, responses=openapi.error_responses(400, 503))
+@router.get(
+    "/login",
+    response_class=HTMLResponse,
+    responses=openapi.error_responses(400, 503, descriptions={503: openapi.ADMIN_OFF}),
+)
 async def login_page(
     request: Request,
     config: ConfigDep,
@@ -135,7 +139,7 @@ async def login_page(
     responses={
         **openapi.redirect("Signed in: the session cookie is set."),
         401: {"description": "Not the admin token: the form again, with the error.", "content": openapi.HTML},
-        **openapi.error_responses(400, 403, 413, 415, 503),
+        **openapi.error_responses(400, 403, 413, 415, 503, descriptions={503: openapi.ADMIN_OFF}),
     },
     openapi_extra=openapi.form_body(
         {"token": {"type": "string", "description": "The admin token."}, "next": _NEXT_FIELD}, ["token"]

@@ -24,7 +24,7 @@ router = APIRouter(
     dependencies=[Depends(require_dashboard), Depends(clean_request)],
     responses={
         **openapi.redirect("A browser without a session: sent to the sign-in form."),
-        **openapi.error_responses(400, 401, 503),
+        **openapi.error_responses(400, 401, 503, descriptions=openapi.ADMIN_503),
     },
 )
 PAGE_SIZE = 50

@@ -41,8 +41,11 @@ ERRORS: dict[int, str] = {
     415: "The body's Content-Type is not one this route takes.",
     502: "The model call failed (error, timeout, refusal or empty listing); the row is stored and the "
     "error names its id, variant and status.",
-    503: "The database is unavailable (try again shortly), or the admin endpoints are off.",
+    503: "The database is unavailable; try again shortly.",
 }
+ADMIN_OFF = "The admin endpoints are off (no admin token is set)."
+# The 503 of a route behind the admin check, which also reads the database.
+ADMIN_503 = {503: f"{ADMIN_OFF[:-1]}, or the database is unavailable."}
 HTML = {"text/html": {"schema": {"type": "string"}}}
 _VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
 # Models referred to outside FastAPI's knowledge (bodies read by the routes, the error model).

@@ -95,7 +95,7 @@ async def _submit(store: Store, review: ReviewInput) -> Review:
     "/v1/reviews",
     status_code=201,
     dependencies=[Depends(require_json), Depends(require_admin)],
-    responses=openapi.error_responses(400, 401, 403, 404, 409, 413, 415, 503),
+    responses=openapi.error_responses(400, 401, 403, 404, 409, 413, 415, 503, descriptions=openapi.ADMIN_503),
     openapi_extra=openapi.admin(**openapi.json_body(ReviewInput)),
 )
 async def post_review(request: Request, store: StoreDep) -> ReviewRecord:
@@ -124,7 +124,7 @@ def _next_url(annotator: str, strategy: str, include_reviewed: bool) -> str:
     response_class=RedirectResponse,
     responses={
         **openapi.redirect("Stored: on to the next item."),
-        **openapi.error_responses(400, 401, 403, 404, 409, 413, 415, 503),
+        **openapi.error_responses(400, 401, 403, 404, 409, 413, 415, 503, descriptions=openapi.ADMIN_503),
     },
     openapi_extra=openapi.admin(**_review_form()),
 )
@@ -143,7 +143,7 @@ async def post_review_form(request: Request, store: StoreDep) -> Response:
     dependencies=[Depends(require_dashboard)],
     responses={
         **openapi.redirect("A browser without a session: sent to the sign-in form."),
-        **openapi.error_responses(400, 401, 403, 503),
+        **openapi.error_responses(400, 401, 403, 503, descriptions=openapi.ADMIN_503),
     },
     openapi_extra=openapi.admin(),
 )
