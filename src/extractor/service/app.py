@@ -42,7 +42,7 @@ def create_app(config: ServiceConfig, extractor: ExtractorLike | None = None, st
         title="listingeval",
         summary="Listing extraction with A/B variants, logs, feedback and metrics.",
         lifespan=lifespan,
-        # The document is served for clients and contract tests; the docs pages would need scripts the CSP refuses.
+        # The document is for clients and contract tests; the docs pages stay off: they load scripts from a CDN.
         docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json",
