@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from extractor.service import api, auth, dashboard, errors, review_api
+from extractor.service import api, auth, dashboard, errors, openapi, review_api
 from extractor.service.auth import LoginRedirect, TokenInUrlGuard
 from extractor.service.config import ServiceConfig
 from extractor.service.csrf import CsrfGuard
@@ -42,15 +42,17 @@ def create_app(config: ServiceConfig, extractor: ExtractorLike | None = None, st
         title="listingeval",
         summary="Listing extraction with A/B variants, logs, feedback and metrics.",
         lifespan=lifespan,
+        # The document is for clients and contract tests; the docs pages stay off: they load scripts from a CDN.
         docs_url=None,
         redoc_url=None,
-        openapi_url=None,
+        openapi_url="/openapi.json",
     )
     app.state.config = config
     app.state.store = store
     app.state.metrics = runner.metrics
     app.state.runner = runner
     errors.install(app)
+    openapi.install(app)
 
     async def on_login(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, LoginRedirect)

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import hmac
+from typing import Annotated
 from urllib.parse import parse_qsl, urlencode
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from extractor.service import csrf, sessions
+from extractor.service import csrf, openapi, sessions
 from extractor.service.bodies import read_form
 from extractor.service.config import ADMIN_TOKEN_ENV, ServiceConfig
+from extractor.service.deps import ConfigDep
 from extractor.service.errors import ApiError, error_response
 from extractor.service.logs import logger
 from extractor.service.pages import render
@@ -21,20 +23,15 @@ DEFAULT_NEXT = "/dashboard"
 router = APIRouter()
 
 
-def _config(request: Request) -> ServiceConfig:
-    config: ServiceConfig = request.app.state.config
-    return config
-
-
-def _configured(request: Request) -> str:
-    token = _config(request).admin_token
+def _configured(config: ServiceConfig) -> str:
+    token = config.admin_token
     if not token:
         raise ApiError(503, "admin_disabled", f"admin endpoints are off: set {ADMIN_TOKEN_ENV} to enable them")
     return token
 
 
-def _key(request: Request) -> bytes:
-    return sessions.signing_key(_configured(request), _config(request).session_secret)
+def _key(config: ServiceConfig) -> bytes:
+    return sessions.signing_key(_configured(config), config.session_secret)
 
 
 def _same(given: str, expected: str) -> bool:
@@ -47,17 +44,17 @@ def _unauthorized(message: str) -> ApiError:
     return error
 
 
-def current_session(request: Request) -> sessions.Session | None:
+def current_session(request: Request, config: ServiceConfig) -> sessions.Session | None:
     """The verified session of the request's cookie; None when absent, forged, expired or admin is off."""
     value = request.cookies.get(COOKIE)
-    if not value or not _config(request).admin_token:
+    if not value or not config.admin_token:
         return None
-    return sessions.verify(_key(request), value)
+    return sessions.verify(_key(config), value)
 
 
-async def require_admin(request: Request) -> None:
+async def require_admin(request: Request, config: ConfigDep) -> None:
     """Let the request through with the bearer token, or a session cookie plus, for a change, its CSRF token."""
-    token = _configured(request)
+    token = _configured(config)
     header = request.headers.get("authorization", "")
     if header:
         scheme, _, given = header.partition(" ")
@@ -65,10 +62,10 @@ async def require_admin(request: Request) -> None:
             sessions.set_page_csrf(None)
             return  # a script: no cookie is involved, so nothing can be forged
         raise _unauthorized("the bearer token is wrong")
-    session = current_session(request)
+    session = current_session(request, config)
     if session is None:
         raise _unauthorized("send Authorization: Bearer <admin token>, or sign in at /login")
-    expected = session.csrf_token(_key(request))
+    expected = session.csrf_token(_key(config))
     if request.method not in csrf.SAFE_METHODS:
         await csrf.check_token(request, expected)
     sessions.set_page_csrf(expected)
@@ -95,10 +92,10 @@ def _local(target: object) -> str:
     return target
 
 
-async def require_dashboard(request: Request) -> None:
+async def require_dashboard(request: Request, config: ConfigDep) -> None:
     """Admin check for HTML pages: a browser without a session is sent to `/login` instead of a 401."""
     try:
-        await require_admin(request)
+        await require_admin(request, config)
     except ApiError as exc:
         browser = "text/html" in request.headers.get("accept", "") and "authorization" not in request.headers
         if exc.status != 401 or not browser:
@@ -107,32 +104,57 @@ async def require_dashboard(request: Request) -> None:
         raise LoginRedirect("/login?" + urlencode({"next": here})) from exc
 
 
-def _login_page(request: Request, target: str, error: str | None = None, status: int = 200) -> HTMLResponse:
-    plain = request.url.scheme == "http" and not _config(request).allow_plain_http
+def _login_page(
+    request: Request, config: ServiceConfig, target: str, error: str | None = None, status: int = 200
+) -> HTMLResponse:
+    plain = request.url.scheme == "http" and not config.allow_plain_http
     response = render("login.html", next=target, error=error, plain_http=plain, csrf_token=None)
     response.status_code = status
     return response
 
 
-@router.get("/login", response_class=HTMLResponse)
-async def login_page(request: Request, next: str = DEFAULT_NEXT) -> HTMLResponse:
+_NEXT_FIELD = {"type": "string", "description": "The path to go to once signed in (this service's own only)."}
+
+
+@router.get(
+    "/login",
+    response_class=HTMLResponse,
+    responses=openapi.error_responses(400, 503, descriptions={503: openapi.ADMIN_OFF}),
+)
+async def login_page(
+    request: Request,
+    config: ConfigDep,
+    next: Annotated[str, Query(description=_NEXT_FIELD["description"])] = DEFAULT_NEXT,
+) -> HTMLResponse:
     """The sign-in form: the admin token is typed here and posted, never put in an address."""
-    _configured(request)
-    return _login_page(request, _local(next))
+    _configured(config)
+    return _login_page(request, config, _local(next))
 
 
-@router.post("/login", dependencies=[Depends(csrf.require_form)])
-async def login(request: Request) -> Response:
+@router.post(
+    "/login",
+    dependencies=[Depends(csrf.require_form)],
+    status_code=303,
+    response_class=RedirectResponse,
+    responses={
+        **openapi.redirect("Signed in: the session cookie is set."),
+        401: {"description": "Not the admin token: the form again, with the error.", "content": openapi.HTML},
+        **openapi.error_responses(400, 403, 413, 415, 503, descriptions={503: openapi.ADMIN_OFF}),
+    },
+    openapi_extra=openapi.form_body(
+        {"token": {"type": "string", "description": "The admin token."}, "next": _NEXT_FIELD}, ["token"]
+    ),
+)
+async def login(request: Request, config: ConfigDep) -> Response:
     """Swap the admin token for a signed, expiring session cookie, then go where the user was headed."""
-    token = _configured(request)
+    token = _configured(config)
     form = await read_form(request)
     target = _local(form.get("next"))
     given = form.get("token")
     if not isinstance(given, str) or not _same(given.strip(), token):
         logger.warning("admin sign-in refused: wrong token", extra={"event": "login_failed"})
-        return _login_page(request, target, "That is not the admin token.", status=401)
-    config = _config(request)
-    value, _session = sessions.issue(_key(request), config.session_ttl_s)
+        return _login_page(request, config, target, "That is not the admin token.", status=401)
+    value, _session = sessions.issue(_key(config), config.session_ttl_s)
     response = RedirectResponse(target, status_code=303, headers={"Cache-Control": "no-store"})
     response.set_cookie(
         COOKIE,
@@ -147,16 +169,26 @@ async def login(request: Request) -> Response:
     return response
 
 
-@router.post("/logout", dependencies=[Depends(csrf.require_form)])
-async def logout(request: Request) -> Response:
+@router.post(
+    "/logout",
+    dependencies=[Depends(csrf.require_form)],
+    status_code=303,
+    response_class=RedirectResponse,
+    responses={
+        **openapi.redirect("Signed out: the session cookie is dropped."),
+        **openapi.error_responses(400, 403, 413, 415),
+    },
+    openapi_extra=openapi.form_body(
+        {sessions.CSRF_FIELD: {"type": "string", "description": "The session's CSRF token."}}, []
+    ),
+)
+async def logout(request: Request, config: ConfigDep) -> Response:
     """Drop the session cookie (a live session must send its CSRF token, so no other site can do it)."""
-    session = current_session(request)
+    session = current_session(request, config)
     if session is not None:
-        await csrf.check_token(request, session.csrf_token(_key(request)))
+        await csrf.check_token(request, session.csrf_token(_key(config)))
     response = RedirectResponse("/login", status_code=303, headers={"Cache-Control": "no-store"})
-    response.delete_cookie(
-        COOKIE, path="/", httponly=True, samesite="strict", secure=not _config(request).allow_plain_http
-    )
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict", secure=not config.allow_plain_http)
     if session is not None:
         logger.info("admin signed out", extra={"event": "logout"})
     return response

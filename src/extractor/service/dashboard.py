@@ -5,39 +5,45 @@ from __future__ import annotations
 from typing import Annotated
 
 import anyio
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, Response
 
-from extractor.service import charts
+from extractor.service import charts, openapi
 from extractor.service.auth import require_dashboard
 from extractor.service.bodies import clean_request
+from extractor.service.deps import ConfigDep, StoreDep
 from extractor.service.diff import FIELDS, normalise
 from extractor.service.errors import ApiError
 from extractor.service.pages import render as _page
 from extractor.service.records import STATUSES, LogFilter
 from extractor.service.review_stats import collect_reviews
 from extractor.service.stats import WINDOWS, collect, window_start
-from extractor.service.store import Store
 
-router = APIRouter(prefix="/dashboard", dependencies=[Depends(require_dashboard), Depends(clean_request)])
+router = APIRouter(
+    prefix="/dashboard",
+    dependencies=[Depends(require_dashboard), Depends(clean_request)],
+    responses={
+        **openapi.redirect("A browser without a session: sent to the sign-in form."),
+        **openapi.error_responses(400, 401, 503, descriptions=openapi.ADMIN_503),
+    },
+)
 PAGE_SIZE = 50
 # Deep enough for any browsing; keeps the offset far from the databases' integer range.
 MAX_PAGE = 100_000
 RATINGS = ("up", "down", "none")
 
 
-def _store(request: Request) -> Store:
-    store: Store = request.app.state.store
-    return store
-
-
-@router.get("", response_class=HTMLResponse)
-async def overview(request: Request, window: str = "24h") -> HTMLResponse:
+@router.get("", response_class=HTMLResponse, openapi_extra=openapi.admin())
+async def overview(
+    config: ConfigDep,
+    store: StoreDep,
+    window: Annotated[str, openapi.one_of(WINDOWS, "The time window of the figures.")] = "24h",
+) -> HTMLResponse:
     """Requests, error and empty rates, latency, thumbs and corrections per variant."""
     if window not in WINDOWS:
         raise ApiError(400, "bad_request", f"window must be one of {', '.join(WINDOWS)}")
-    names = [v.name for v in request.app.state.config.variants]
-    engine = _store(request).engine
+    names = [v.name for v in config.variants]
+    engine = store.engine
     table, since = await anyio.to_thread.run_sync(lambda: collect(engine, window, names))
     reviewed = await anyio.to_thread.run_sync(lambda: collect_reviews(engine, window_start(window), names))
     panels = [
@@ -62,12 +68,13 @@ async def overview(request: Request, window: str = "24h") -> HTMLResponse:
     )
 
 
-@router.get("/logs", response_class=HTMLResponse)
+@router.get("/logs", response_class=HTMLResponse, openapi_extra=openapi.admin())
 async def logs(
-    request: Request,
-    status: str = "",
+    config: ConfigDep,
+    store: StoreDep,
+    status: Annotated[str, openapi.one_of(("", *STATUSES), "Only extractions with this status (empty: any).")] = "",
     variant: Annotated[str, Query(max_length=100)] = "",
-    rating: str = "",
+    rating: Annotated[str, openapi.one_of(("", *RATINGS), "Only extractions with this thumb (empty: any).")] = "",
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
 ) -> HTMLResponse:
     """Stored extractions, newest first, filtered by status, variant and rating."""
@@ -76,7 +83,6 @@ async def logs(
     if rating and rating not in RATINGS:
         raise ApiError(400, "bad_request", f"rating must be one of {', '.join(RATINGS)}")
     where = LogFilter(status or None, variant or None, rating or None)
-    store = _store(request)
     rows, total = await anyio.to_thread.run_sync(lambda: store.page(where, (page - 1) * PAGE_SIZE, PAGE_SIZE))
     pages = max(1, -(-total // PAGE_SIZE))
     return _page(
@@ -87,14 +93,18 @@ async def logs(
         pages=pages,
         where=where,
         statuses=STATUSES,
-        variants=[v.name for v in request.app.state.config.variants],
+        variants=[v.name for v in config.variants],
     )
 
 
-@router.get("/extractions/{extraction_id}", response_class=HTMLResponse)
-async def extraction(extraction_id: str, request: Request) -> HTMLResponse:
+@router.get(
+    "/extractions/{extraction_id}",
+    response_class=HTMLResponse,
+    responses=openapi.error_responses(404),
+    openapi_extra=openapi.admin(),
+)
+async def extraction(extraction_id: str, store: StoreDep) -> HTMLResponse:
     """One extraction: image, model output, published listing and the field diff."""
-    store = _store(request)
     row = await anyio.to_thread.run_sync(lambda: store.get(extraction_id))
     if row is None:
         raise ApiError(404, "not_found", f"no extraction with id {extraction_id!r}")
@@ -112,10 +122,23 @@ async def extraction(extraction_id: str, request: Request) -> HTMLResponse:
     return _page("extraction.html", row=row, diff=diff)
 
 
-@router.get("/extractions/{extraction_id}/image")
-async def image(extraction_id: str, request: Request) -> Response:
+_IMAGE = {"schema": {"type": "string", "format": "binary"}}
+
+
+@router.get(
+    "/extractions/{extraction_id}/image",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The photo as uploaded; a type that is not a safe image is sent as a download.",
+            "content": {"image/*": _IMAGE, "application/octet-stream": _IMAGE},
+        },
+        **openapi.error_responses(404),
+    },
+    openapi_extra=openapi.admin(),
+)
+async def image(extraction_id: str, store: StoreDep) -> Response:
     """The uploaded photo of one extraction (admin only; never rendered as HTML)."""
-    store = _store(request)
     row = await anyio.to_thread.run_sync(lambda: store.get(extraction_id))
     found = None
     if row is not None and row.image_sha256:

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
@@ -21,6 +22,21 @@ INTERNAL_MESSAGE = "internal error"
 UNAVAILABLE_MESSAGE = "the database is unavailable"
 # Errors that mean the database cannot be reached or has no free connection, not a bug in a query.
 DATABASE_UNAVAILABLE = UNAVAILABLE_ERRORS
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong: a machine-readable type, a message, and per-error extras (an id, a variant)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="Machine-readable kind of error, e.g. bad_request, not_found, too_large.")
+    message: str = Field(description="What went wrong, for people.")
+
+
+class ErrorResponse(BaseModel):
+    """The body of every error answer."""
+
+    error: ErrorDetail
 
 
 class ApiError(Exception):

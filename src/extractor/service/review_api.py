@@ -9,12 +9,15 @@ from urllib.parse import urlencode
 
 import anyio
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
 
 from extractor.schema import Listing
+from extractor.service import openapi
 from extractor.service.auth import require_admin, require_dashboard
 from extractor.service.bodies import clean_request, read_form, read_json
 from extractor.service.csrf import cross_site_problem, require_form, require_json
+from extractor.service.deps import ConfigDep, StoreDep
 from extractor.service.diff import FIELDS
 from extractor.service.errors import ApiError
 from extractor.service.logs import annotate
@@ -22,19 +25,47 @@ from extractor.service.pages import CSP, render
 from extractor.service.review_input import ReviewInput, bad_request, from_form, verdicts
 from extractor.service.review_queue import STRATEGIES, ReviewQueue, Strategy
 from extractor.service.review_store import Review, ReviewStore
+from extractor.service.sessions import CSRF_FIELD
 from extractor.service.store import Store
 
 router = APIRouter(dependencies=[Depends(clean_request)])
 _LONG_TEXT = {"description"}
+_TEXT = {"type": "string"}
 
 
-def _store(request: Request) -> Store:
-    store: Store = request.app.state.store
-    return store
+class FieldVerdict(BaseModel):
+    """One judged field: whether the model had it right, and the right value."""
+
+    correct: bool
+    value: Any
 
 
-def _queue(request: Request) -> ReviewQueue:
-    return ReviewQueue(_store(request).engine, request.app.state.config.review_lease_s)
+class ReviewRecord(BaseModel):
+    """A stored review, as the reviews API answers it."""
+
+    id: str
+    extraction_id: str
+    annotator: str
+    variant: str
+    created_at: str = Field(json_schema_extra={"format": "date-time"})
+    fields: dict[str, FieldVerdict]
+    comment: str | None
+
+
+def _review_form() -> dict[str, Any]:
+    """The review page's form: who, which extraction, and per field `<field>.right` or `<field>.value`."""
+    properties: dict[str, Any] = {
+        "extraction_id": {**_TEXT, "description": "The extraction reviewed."},
+        "annotator": {**_TEXT, "description": "Who reviews."},
+        "strategy": {"enum": list(STRATEGIES), "description": "The sampling strategy of the next item."},
+        "include_reviewed": {"enum": ["1"], "description": "Also serve items others reviewed."},
+        "comment": _TEXT,
+        CSRF_FIELD: {**_TEXT, "description": "The session's CSRF token (signed-in browsers)."},
+    }
+    for name in FIELDS:
+        properties[f"{name}.right"] = {**_TEXT, "description": f"Present when {name} is right."}
+        properties[f"{name}.value"] = {**_TEXT, "description": f"The right {name}, when it is wrong."}
+    return openapi.form_body(properties, ["extraction_id", "annotator"])
 
 
 def _options(name: str) -> list[str]:
@@ -44,9 +75,8 @@ def _options(name: str) -> list[str]:
     return []
 
 
-async def _submit(request: Request, review: ReviewInput) -> Review:
+async def _submit(store: Store, review: ReviewInput) -> Review:
     """Validate a review against its extraction's output and store it (releasing the lease)."""
-    store = _store(request)
     annotate(extraction_id=review.extraction_id)
     row = await anyio.to_thread.run_sync(lambda: store.get(review.extraction_id))
     if row is None:
@@ -61,11 +91,17 @@ async def _submit(request: Request, review: ReviewInput) -> Review:
     )
 
 
-@router.post("/v1/reviews", status_code=201, dependencies=[Depends(require_json), Depends(require_admin)])
-async def post_review(request: Request) -> JSONResponse:
+@router.post(
+    "/v1/reviews",
+    status_code=201,
+    dependencies=[Depends(require_json), Depends(require_admin)],
+    responses=openapi.error_responses(400, 401, 403, 404, 409, 413, 415, 503, descriptions=openapi.ADMIN_503),
+    openapi_extra=openapi.admin(**openapi.json_body(ReviewInput)),
+)
+async def post_review(request: Request, store: StoreDep) -> ReviewRecord:
     """Store a reviewer's per-field verdicts on one extraction (admin)."""
-    review = await _submit(request, await read_json(request, ReviewInput, "review"))
-    return JSONResponse(review.to_dict(), status_code=201)
+    review = await _submit(store, await read_json(request, ReviewInput, "review"))
+    return ReviewRecord.model_validate(review.to_dict())
 
 
 def _strategy(value: str) -> Strategy:
@@ -81,28 +117,49 @@ def _next_url(annotator: str, strategy: str, include_reviewed: bool) -> str:
     return "/review?" + urlencode(query)
 
 
-@router.post("/review", dependencies=[Depends(require_form), Depends(require_admin)])
-async def post_review_form(request: Request) -> Response:
+@router.post(
+    "/review",
+    dependencies=[Depends(require_form), Depends(require_admin)],
+    status_code=303,
+    response_class=RedirectResponse,
+    responses={
+        **openapi.redirect("Stored: on to the next item."),
+        **openapi.error_responses(400, 401, 403, 404, 409, 413, 415, 503, descriptions=openapi.ADMIN_503),
+    },
+    openapi_extra=openapi.admin(**_review_form()),
+)
+async def post_review_form(request: Request, store: StoreDep) -> Response:
     """The review page's form without JavaScript: store the review, then show the next item."""
     values = await read_form(request)
     strategy = _strategy(values.get("strategy") or "uniform")
-    review = await _submit(request, from_form(values))
+    review = await _submit(store, from_form(values))
     location = _next_url(review.annotator, strategy, values.get("include_reviewed") == "1")
     return RedirectResponse(location, status_code=303)
 
 
-@router.get("/review", response_class=HTMLResponse, dependencies=[Depends(require_dashboard)])
+@router.get(
+    "/review",
+    response_class=HTMLResponse,
+    dependencies=[Depends(require_dashboard)],
+    responses={
+        **openapi.redirect("A browser without a session: sent to the sign-in form."),
+        **openapi.error_responses(400, 401, 403, 503, descriptions=openapi.ADMIN_503),
+    },
+    openapi_extra=openapi.admin(),
+)
 async def review_page(
     request: Request,
-    annotator: Annotated[str, Query(max_length=200)] = "",
-    strategy: str = "uniform",
+    config: ConfigDep,
+    store: StoreDep,
+    annotator: Annotated[str, Query(max_length=200, description="Who reviews (empty: the start form).")] = "",
+    strategy: Annotated[str, openapi.one_of(STRATEGIES, "How the next item is chosen.")] = "uniform",
     include_reviewed: bool = False,
-    skip: str = "",
+    skip: Annotated[str, Query(description="An extraction id to pass on before the next one.")] = "",
 ) -> HTMLResponse:
     """The next extraction for this annotator under the chosen sampling strategy, leased to them."""
     chosen = _strategy(strategy)
     # Skipping changes the queue, so a skip link followed from another site is refused like a forged post.
-    problem = cross_site_problem(request.headers, request.url.scheme, request.app.state.config.public_origin)
+    problem = cross_site_problem(request.headers, request.url.scheme, config.public_origin)
     if skip and problem:
         raise ApiError(403, "csrf", f"refused: {problem}")
     nonce = secrets.token_urlsafe(16)
@@ -117,14 +174,13 @@ async def review_page(
     }
     if not context["annotator"]:
         return render("review.html", headers, **context)
-    queue = _queue(request)
+    queue = ReviewQueue(store.engine, config.review_lease_s)
     name = context["annotator"]
     if skip:
         await anyio.to_thread.run_sync(lambda: queue.skip(skip, name))
     found = await anyio.to_thread.run_sync(lambda: queue.next(name, chosen, include_reviewed))
     row = None
     if found is not None:
-        store = _store(request)
         row = await anyio.to_thread.run_sync(lambda: store.get(found))
     next_url = _next_url(name, chosen, include_reviewed)
     context |= {

@@ -1,0 +1,42 @@
+"""Typed dependency providers for the objects `create_app` wires in: config, store, runner and metrics."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from extractor.service.config import ServiceConfig
+from extractor.service.metrics import Metrics
+from extractor.service.runner import Runner
+from extractor.service.store import Store
+
+
+def get_config(request: Request) -> ServiceConfig:
+    """The app's service configuration."""
+    config: ServiceConfig = request.app.state.config
+    return config
+
+
+def get_store(request: Request) -> Store:
+    """The app's database store."""
+    store: Store = request.app.state.store
+    return store
+
+
+def get_runner(request: Request) -> Runner:
+    """The app's extraction runner."""
+    runner: Runner = request.app.state.runner
+    return runner
+
+
+def get_metrics(request: Request) -> Metrics:
+    """The app's Prometheus metrics."""
+    metrics: Metrics = request.app.state.metrics
+    return metrics
+
+
+ConfigDep = Annotated[ServiceConfig, Depends(get_config)]
+StoreDep = Annotated[Store, Depends(get_store)]
+RunnerDep = Annotated[Runner, Depends(get_runner)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
