@@ -87,6 +87,12 @@ def main() -> int:
     parser.add_argument("--model-ms", type=float, default=500, help="the fake model's latency")
     parser.add_argument("--db", help="database URL (default: a fresh SQLite file)")
     parser.add_argument("--out", type=Path, default=HERE / "results.json")
+    parser.add_argument(
+        "--src",
+        type=Path,
+        default=ROOT / "src",
+        help="source tree of the service to measure (another checkout's src/ compares two versions side by side)",
+    )
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="listingeval-bench-"))
@@ -94,7 +100,7 @@ def main() -> int:
     python = sys.executable
     env = {
         **os.environ,
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": f"{args.src.resolve()}{os.pathsep}{ROOT}",
         "OPENAI_BASE_URL": f"http://127.0.0.1:{fake_port}/v1",
         "OPENAI_API_KEY": "bench-key-not-real",
         "LISTINGEVAL_ADMIN_TOKEN": TOKEN,
