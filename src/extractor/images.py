@@ -38,17 +38,21 @@ class PreparedImage:
         return f"data:{self.mime};base64,{base64.b64encode(self.data).decode('ascii')}"
 
 
-def prepare_image(raw: bytes, *, max_side: int = 1024, max_bytes: int = 20 * 1024 * 1024) -> PreparedImage:
-    """Validate, orient, flatten and downscale an image; raise InvalidImageError when unusable."""
+def prepare_image(
+    raw: bytes, *, max_side: int = 1024, max_bytes: int = 20 * 1024 * 1024, draft: bool = False
+) -> PreparedImage:
+    """Validate, orient, flatten and downscale an image; raise InvalidImageError when unusable.
+
+    With `draft`, a JPEG is decoded at a reduced scale close to `max_side` (every block is still
+    decoded, so damage is still found): a cheap check of what the full preparation accepts.
+    """
     if not raw:
         raise InvalidImageError("the file is empty")
     if len(raw) > max_bytes:
         raise InvalidImageError(f"the file is {len(raw)} bytes, over the {max_bytes}-byte limit")
-    image = _open(raw)
-    if min(image.size) < MIN_SIDE:
-        raise InvalidImageError(
-            f"the image is {image.width}x{image.height} px; at least {MIN_SIDE} px a side is needed"
-        )
+    image, (width, height) = _open(raw, max_side if draft else None)
+    if min(width, height) < MIN_SIDE:
+        raise InvalidImageError(f"the image is {width}x{height} px; at least {MIN_SIDE} px a side is needed")
     try:
         image = ImageOps.exif_transpose(image) or image
         image = _to_rgb(image)
@@ -66,7 +70,8 @@ def prepare_image(raw: bytes, *, max_side: int = 1024, max_bytes: int = 20 * 102
     )
 
 
-def _open(raw: bytes) -> Image.Image:
+def _open(raw: bytes, draft_side: int | None = None) -> tuple[Image.Image, tuple[int, int]]:
+    """The decoded image and its size as stored (a draft decode makes the image itself smaller)."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
@@ -74,6 +79,8 @@ def _open(raw: bytes) -> Image.Image:
             width, height = image.size
             if width * height > MAX_PIXELS:
                 raise InvalidImageError(f"the image is {width}x{height} px, over the {MAX_PIXELS:,}-pixel limit")
+            if draft_side is not None and image.format == "JPEG":
+                image.draft(image.mode, (draft_side, draft_side))
             image.load()
         except InvalidImageError:
             raise
@@ -85,7 +92,7 @@ def _open(raw: bytes) -> Image.Image:
             raise InvalidImageError(f"the image is truncated or damaged: {exc}") from exc
     if getattr(image, "is_animated", False):
         image.seek(0)
-    return image
+    return image, (width, height)
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
