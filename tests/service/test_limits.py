@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 import urllib.error
@@ -17,7 +16,6 @@ import anyio
 import httpx
 import pytest
 import sqlalchemy as sa
-import uvicorn
 from fastapi.testclient import TestClient
 
 from extractor.service.app import create_app
@@ -27,6 +25,7 @@ from extractor.service.tables import corrections, extractions, images
 from tests.fakes.server import FakeOpenAI
 from tests.fakes.shapes import DEFAULT_LISTING
 from tests.service.conftest import ClientFactory, StubExtractor, make_config, png, upload
+from tests.service.outages import serving
 
 pytestmark = pytest.mark.service
 
@@ -247,29 +246,11 @@ def test_oversized_multipart_upload_is_413_after_a_bounded_read(make_client: Cli
 # A real server: the TestClient hands the app the whole body at once and never shows a reset.
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def _serving(store: Store, **overrides: Any) -> Iterator[str]:
     app = create_app(make_config(store, **overrides), StubExtractor(), store=store)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        app.state.runner.close()
+    with serving(app) as base_url:
+        yield base_url
 
 
 def _multipart(data: bytes) -> tuple[bytes, str]:
