@@ -20,10 +20,10 @@ from extractor.outcome import Extraction, Outcome, Usage
 from extractor.schema import Listing
 from extractor.service.app import create_app
 from extractor.service.config import ServiceConfig, Variant
-from extractor.service.db import make_engine, upgrade
-from extractor.service.runner import ExtractorLike
-from extractor.service.store import Store
-from extractor.service.tables import corrections, extractions, images, review_leases, reviews
+from extractor.service.extraction.runner import ExtractorLike
+from extractor.service.storage.db import make_engine, upgrade
+from extractor.service.storage.store import Store
+from extractor.service.storage.tables import corrections, extractions, images, review_leases, reviews
 from extractor.settings import Settings
 from tests.fakes.server import FakeOpenAI
 from tests.fakes.shapes import DEFAULT_LISTING

@@ -19,8 +19,8 @@ import sqlalchemy as sa
 import uvicorn
 from fastapi import FastAPI
 
-from extractor.service.db import make_engine
-from extractor.service.store import Store
+from extractor.service.storage.db import make_engine
+from extractor.service.storage.store import Store
 from tests.fakes.tcp_proxy import TcpProxy
 
 

@@ -7,8 +7,8 @@ import uuid
 
 from fastapi.testclient import TestClient
 
-from extractor.service.records import Finished, Pending, Upload, utcnow
-from extractor.service.runner import Runner
+from extractor.service.extraction.runner import Runner
+from extractor.service.storage.records import Finished, Pending, Upload, utcnow
 
 
 def stored_invalid_image(client: TestClient, user_id: str, data: bytes = b"nope") -> str:

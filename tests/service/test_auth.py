@@ -11,10 +11,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from extractor.errors import ConfigError
-from extractor.service import sessions
-from extractor.service.auth import COOKIE
+from extractor.service.api.logs import JsonFormatter
 from extractor.service.config import SESSION_SECRET_ENV, load_config
-from extractor.service.logs import JsonFormatter
+from extractor.service.security import sessions
+from extractor.service.security.auth import COOKIE
 from tests.service.conftest import ADMIN_TOKEN, AUTH, ClientFactory, upload
 from tests.service.test_session_helpers import OWN, csrf_of, sign_in
 

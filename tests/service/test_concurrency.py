@@ -9,8 +9,8 @@ import pytest
 from fastapi import FastAPI
 
 from extractor.service.app import create_app
-from extractor.service.records import LogFilter
-from extractor.service.store import Store
+from extractor.service.storage.records import LogFilter
+from extractor.service.storage.store import Store
 from tests.fakes.server import FakeOpenAI
 from tests.service.conftest import AUTH, fake_extractor, make_config, png
 

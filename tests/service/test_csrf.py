@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.datastructures import Headers
 
-from extractor.service.csrf import cross_site_problem, own_origin
-from extractor.service.store import Store
+from extractor.service.security.csrf import cross_site_problem, own_origin
+from extractor.service.storage.store import Store
 from tests.fakes.shapes import DEFAULT_LISTING
 from tests.service.conftest import AUTH, ClientFactory, StubExtractor, png
 from tests.service.test_review_helpers import seed

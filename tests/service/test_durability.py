@@ -26,7 +26,8 @@ from fastapi.testclient import TestClient
 
 from extractor.errors import ConfigError
 from extractor.service.app import create_app
-from extractor.service.durability import (
+from extractor.service.dashboard.stats import collect
+from extractor.service.storage.durability import (
     DRAIN_INTERVAL_ENV,
     OUTBOX_ENV,
     REAP_GRACE_ENV,
@@ -34,12 +35,11 @@ from extractor.service.durability import (
     Durability,
     default_outbox_dir,
 )
-from extractor.service.outbox import Outbox, OutboxFull
-from extractor.service.reaper import reap_once
-from extractor.service.records import Finished, LogFilter, Pending, Upload, utcnow
-from extractor.service.stats import collect
-from extractor.service.store import Store
-from extractor.service.tables import extractions
+from extractor.service.storage.outbox import Outbox, OutboxFull
+from extractor.service.storage.reaper import reap_once
+from extractor.service.storage.records import Finished, LogFilter, Pending, Upload, utcnow
+from extractor.service.storage.store import Store
+from extractor.service.storage.tables import extractions
 from tests.fakes import faults
 from tests.fakes.server import FakeOpenAI
 from tests.fakes.shapes import DEFAULT_LISTING

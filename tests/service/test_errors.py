@@ -13,9 +13,9 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from extractor.service.bodies import check_text
-from extractor.service.errors import ApiError
-from extractor.service.store import Store
+from extractor.service.api.bodies import check_text
+from extractor.service.api.errors import ApiError
+from extractor.service.storage.store import Store
 from tests.fakes.shapes import DEFAULT_LISTING
 from tests.service.conftest import AUTH, upload
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from extractor.service.records import LogFilter
-from extractor.service.store import Store
+from extractor.service.storage.records import LogFilter
+from extractor.service.storage.store import Store
 from tests.fakes import faults
 from tests.fakes.server import FakeOpenAI
 from tests.fakes.shapes import DEFAULT_LISTING

@@ -18,10 +18,11 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from extractor.service.api.bodies import drain_bound
 from extractor.service.app import create_app
-from extractor.service.bodies import MAX_JSON_BYTES, drain_bound
-from extractor.service.store import Store
-from extractor.service.tables import corrections, extractions, images
+from extractor.service.config import DEFAULT_MAX_JSON_BYTES as MAX_JSON_BYTES
+from extractor.service.storage.store import Store
+from extractor.service.storage.tables import corrections, extractions, images
 from tests.fakes.server import FakeOpenAI
 from tests.fakes.shapes import DEFAULT_LISTING
 from tests.service.conftest import ClientFactory, StubExtractor, make_config, png, upload

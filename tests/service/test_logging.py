@@ -11,7 +11,7 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
-from extractor.service.logs import (
+from extractor.service.api.logs import (
     ACCESS_LOGGER,
     JsonFormatter,
     TextFormatter,
@@ -20,7 +20,7 @@ from extractor.service.logs import (
     redact,
     request_id_of,
 )
-from extractor.service.store import Store
+from extractor.service.storage.store import Store
 from tests.service.conftest import ADMIN_TOKEN, AUTH, ClientFactory, StubExtractor
 from tests.service.test_review_helpers import seed
 

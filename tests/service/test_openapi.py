@@ -26,9 +26,9 @@ from schemathesis.specs.openapi.checks import (
 from extractor.outcome import ExtractionFailure, Outcome
 from extractor.service.app import create_app
 from extractor.service.config import ServiceConfig, Variant
-from extractor.service.records import Finished, Pending, Upload, utcnow
-from extractor.service.runner import ExtractorLike
-from extractor.service.store import Store
+from extractor.service.extraction.runner import ExtractorLike
+from extractor.service.storage.records import Finished, Pending, Upload, utcnow
+from extractor.service.storage.store import Store
 from tests.fakes.shapes import DEFAULT_LISTING
 from tests.service.conftest import ADMIN_TOKEN, AUTH, StubExtractor, make_config, png
 

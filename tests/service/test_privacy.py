@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 from PIL import ExifTags, Image, ImageChops, ImageOps, ImageStat, PngImagePlugin
 
 from extractor.images import prepare_image
-from extractor.service.store import Store
-from extractor.service.tables import extractions, images
-from extractor.service.uploads import strip_metadata
+from extractor.service.api.uploads import strip_metadata
+from extractor.service.storage.store import Store
+from extractor.service.storage.tables import extractions, images
 from tests.fakes.server import FakeOpenAI
 
 pytestmark = pytest.mark.service

@@ -13,8 +13,8 @@ import yaml
 from extractor.cli import main
 from extractor.promote.expected import key_words
 from extractor.schema import Listing
-from extractor.service.review_store import ReviewStore, Verdict
-from extractor.service.store import Store
+from extractor.service.review.store import ReviewStore, Verdict
+from extractor.service.storage.store import Store
 from pytest_listingeval.cases import load_case
 from pytest_listingeval.checks import run_checks
 from tests.fakes.shapes import DEFAULT_LISTING

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from extractor.service.store import Store
+from extractor.service.storage.store import Store
 from tests.fakes.server import FakeOpenAI
 from tests.fakes.shapes import DEFAULT_LISTING
 from tests.service.test_promote import TEAPOT, _reviewed

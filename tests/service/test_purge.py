@@ -14,10 +14,10 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from extractor.cli import main
-from extractor.service.purge import Criteria, Purged, PurgeError, dependents, parse_duration, purge
-from extractor.service.records import utcnow
-from extractor.service.store import Store
-from extractor.service.tables import corrections, extractions, images, metadata, review_leases, reviews
+from extractor.service.storage.purge import Criteria, Purged, PurgeError, dependents, parse_duration, purge
+from extractor.service.storage.records import utcnow
+from extractor.service.storage.store import Store
+from extractor.service.storage.tables import corrections, extractions, images, metadata, review_leases, reviews
 from tests.fakes.shapes import DEFAULT_LISTING
 from tests.service.conftest import AUTH, png, upload
 from tests.service.test_review_helpers import database_url

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from extractor.service.review_queue import ReviewQueue
-from extractor.service.review_store import ReviewStore
-from extractor.service.store import Store
+from extractor.service.review.queue import ReviewQueue
+from extractor.service.review.store import ReviewStore
+from extractor.service.storage.store import Store
 from tests.fakes.shapes import DEFAULT_LISTING
 from tests.service.conftest import AUTH, ClientFactory, StubExtractor
 from tests.service.test_review_helpers import seed

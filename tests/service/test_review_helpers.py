@@ -13,10 +13,10 @@ from typing import Any
 import sqlalchemy as sa
 from PIL import Image, ImageDraw
 
-from extractor.service.diff import corrected_fields
-from extractor.service.records import Finished, Pending, Upload, utcnow
-from extractor.service.store import Store
-from extractor.service.uploads import sniff
+from extractor.service.api.uploads import sniff
+from extractor.service.extraction.corrections import corrected_fields
+from extractor.service.storage.records import Finished, Pending, Upload, utcnow
+from extractor.service.storage.store import Store
 from tests.fakes.shapes import DEFAULT_LISTING
 from tests.service.conftest import png
 

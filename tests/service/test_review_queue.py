@@ -11,10 +11,10 @@ import httpx
 import pytest
 
 from extractor.service.app import create_app
-from extractor.service.records import utcnow
-from extractor.service.review_queue import ReviewQueue
-from extractor.service.review_store import ReviewStore, Verdict
-from extractor.service.store import Store
+from extractor.service.review.queue import ReviewQueue
+from extractor.service.review.store import ReviewStore, Verdict
+from extractor.service.storage.records import utcnow
+from extractor.service.storage.store import Store
 from tests.fakes.shapes import DEFAULT_LISTING
 from tests.service.conftest import AUTH, StubExtractor, make_config, png
 from tests.service.test_review_helpers import seed

@@ -8,8 +8,8 @@ import time
 import pytest
 
 from extractor.service.config import Variant
-from extractor.service.review_store import ReviewStore, Verdict
-from extractor.service.store import Store
+from extractor.service.review.store import ReviewStore, Verdict
+from extractor.service.storage.store import Store
 from pytest_listingeval.stats import wilson_interval
 from tests.fakes.shapes import DEFAULT_LISTING
 from tests.service.conftest import AUTH, ClientFactory, StubExtractor

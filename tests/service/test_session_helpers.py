@@ -8,8 +8,8 @@ import httpx
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from extractor.service.store import Store
-from extractor.service.tables import reviews
+from extractor.service.storage.store import Store
+from extractor.service.storage.tables import reviews
 from tests.service.conftest import ADMIN_TOKEN
 
 OWN = {"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"}

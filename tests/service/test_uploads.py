@@ -8,7 +8,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from extractor.service.store import Store
+from extractor.service.storage.store import Store
 from tests.fakes.server import FakeOpenAI
 from tests.service.conftest import ClientFactory, png
 

@@ -9,7 +9,7 @@ import pytest
 
 from extractor.errors import ConfigError
 from extractor.service.config import Variant, load_config
-from extractor.service.variants import assign, bucket
+from extractor.service.extraction.variants import assign, bucket
 
 pytestmark = pytest.mark.service
 

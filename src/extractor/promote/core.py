@@ -15,11 +15,11 @@ from sqlalchemy import Engine, select
 from extractor.promote.duplicates import ImageIndex
 from extractor.promote.expected import expected_checks
 from extractor.schema import Listing
-from extractor.service.diff import FIELDS
-from extractor.service.records import Row, as_utc, utcnow
-from extractor.service.review_store import ReviewStore
-from extractor.service.store import Store
-from extractor.service.tables import extractions
+from extractor.service.extraction.corrections import FIELDS
+from extractor.service.review.store import ReviewStore
+from extractor.service.storage.records import Row, as_utc, utcnow
+from extractor.service.storage.store import Store
+from extractor.service.storage.tables import extractions
 from pytest_listingeval.cases import CaseError, load_case
 from pytest_listingeval.checks import run_checks
 

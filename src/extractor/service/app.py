@@ -8,15 +8,19 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from extractor.service import api, auth, dashboard, errors, openapi, review_api
-from extractor.service.auth import LoginRedirect, TokenInUrlGuard
+from extractor.service.api import errors, openapi
+from extractor.service.api import routes as api
+from extractor.service.api.logs import RequestLogMiddleware
 from extractor.service.config import ServiceConfig
-from extractor.service.csrf import CsrfGuard
-from extractor.service.db import make_engine
-from extractor.service.logs import RequestLogMiddleware
-from extractor.service.metrics import Metrics
-from extractor.service.runner import ExtractorLike, Runner
-from extractor.service.store import Store
+from extractor.service.dashboard import routes as dashboard
+from extractor.service.extraction.metrics import Metrics
+from extractor.service.extraction.runner import ExtractorLike, Runner
+from extractor.service.review import routes as review_api
+from extractor.service.security import auth
+from extractor.service.security.auth import LoginRedirect, TokenInUrlGuard
+from extractor.service.security.csrf import CsrfGuard
+from extractor.service.storage.db import make_engine
+from extractor.service.storage.store import Store
 
 
 def default_extractor(config: ServiceConfig) -> ExtractorLike:

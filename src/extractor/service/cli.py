@@ -16,7 +16,7 @@ LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 def _upgrade(db_url: str | None) -> str:
     from extractor.service.config import load_config
-    from extractor.service.db import make_engine, upgrade
+    from extractor.service.storage.db import make_engine, upgrade
 
     url = load_config(db_url).db_url
     engine = make_engine(url)
@@ -31,7 +31,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Apply migrations and run the service under uvicorn, logging one line per request."""
     import uvicorn
 
-    from extractor.service import logs
+    from extractor.service.api import logs
     from extractor.service.app import create_app
     from extractor.service.config import load_config
 
@@ -85,9 +85,9 @@ def cmd_db_purge(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
     from extractor.service.config import load_config
-    from extractor.service.db import make_engine
-    from extractor.service.purge import Criteria, PurgeError, dependents, parse_duration, purge
-    from extractor.service.records import utcnow
+    from extractor.service.storage.db import make_engine
+    from extractor.service.storage.purge import Criteria, PurgeError, dependents, parse_duration, purge
+    from extractor.service.storage.records import utcnow
 
     try:
         before = utcnow() - parse_duration(args.older_than) if args.older_than is not None else None

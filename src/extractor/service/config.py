@@ -17,6 +17,8 @@ ADMIN_TOKEN_ENV = "LISTINGEVAL_ADMIN_TOKEN"
 SESSION_SECRET_ENV = "LISTINGEVAL_SESSION_SECRET"
 DEFAULT_SESSION_TTL_S = 12 * 3600
 DEFAULT_REVIEW_LEASE_S = 600.0
+# JSON bodies (feedback, final listings, reviews) and forms are small; this is ample for the largest.
+DEFAULT_MAX_JSON_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class ServiceConfig:
     salt: str = DEFAULT_SALT
     admin_token: str | None = None
     max_upload_bytes: int = 20 * 1024 * 1024
+    max_json_bytes: int = DEFAULT_MAX_JSON_BYTES
     deadline_s: float = 60.0
     model_workers: int = 64
     review_lease_s: float = DEFAULT_REVIEW_LEASE_S
@@ -118,6 +121,7 @@ def load_config(db_url: str | None = None, start: Path | None = None) -> Service
         salt=str(table.get("experiment_salt") or DEFAULT_SALT),
         admin_token=os.environ.get(ADMIN_TOKEN_ENV) or None,
         max_upload_bytes=int(service.get("max_upload_bytes") or settings.max_bytes),
+        max_json_bytes=_positive_int(service, "max_json_bytes", DEFAULT_MAX_JSON_BYTES),
         deadline_s=float(service.get("deadline_s") or settings.timeout_s),
         model_workers=int(service.get("model_workers") or 64),
         review_lease_s=float(service.get("review_lease_s") or DEFAULT_REVIEW_LEASE_S),

@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from extractor.service.config import ServiceConfig
-from extractor.service.metrics import Metrics
-from extractor.service.runner import Runner
-from extractor.service.store import Store
+from extractor.service.extraction.metrics import Metrics
+from extractor.service.extraction.runner import Runner
+from extractor.service.storage.store import Store
 
 
 def get_config(request: Request) -> ServiceConfig:

@@ -13,8 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from extractor.service.db import UNAVAILABLE_ERRORS
-from extractor.service.logs import request_id_of
+from extractor.service.api.logs import request_id_of
+from extractor.service.storage.db import UNAVAILABLE_ERRORS
 
 logger = logging.getLogger("extractor.service")
 

@@ -9,16 +9,14 @@ import anyio
 import pydantic
 from fastapi import Request
 from starlette.datastructures import FormData
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
 from starlette.requests import ClientDisconnect
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from extractor.service.errors import ApiError, error_response
+from extractor.service.api.errors import ApiError
+from extractor.service.deps import get_config
 
 M = TypeVar("M", bound=pydantic.BaseModel)
 
-MAX_JSON_BYTES = 256 * 1024
 # Bytes read and thrown away past a limit before the 413, so that a client that sends its whole
 # body before reading (urllib, curl without Expect) reads the answer instead of a reset.
 DRAIN_MIN_BYTES = 4 * 1024 * 1024
@@ -27,8 +25,8 @@ PARSE_INLINE_BYTES = 16 * 1024
 
 
 def json_limit(request: Request) -> int:
-    """The byte limit for JSON bodies: `max_json_bytes` when the config has one, else the default."""
-    return int(getattr(request.app.state.config, "max_json_bytes", MAX_JSON_BYTES))
+    """The byte limit for JSON and form bodies (`[tool.listingeval.service] max_json_bytes`)."""
+    return get_config(request).max_json_bytes
 
 
 def drain_bound(limit: int) -> int:
@@ -197,7 +195,7 @@ def check_request_text(request: Request) -> None:
 
 
 def _largest_limit(request: Request) -> int:
-    return max(json_limit(request), int(request.app.state.config.max_upload_bytes))
+    return max(json_limit(request), get_config(request).max_upload_bytes)
 
 
 async def clean_request(request: Request) -> None:
@@ -207,44 +205,3 @@ async def clean_request(request: Request) -> None:
     except ApiError:
         await discard_body(request, _largest_limit(request))
         raise
-
-
-class BodyLimit:
-    """ASGI middleware: a backstop byte limit on every request body, for routes that read it themselves.
-
-    A declared length over the limit is answered 413 at once; a body that grows over it while the
-    route reads it makes the route's read raise the 413 (after a bounded drain).
-    """
-
-    def __init__(self, app: ASGIApp, limit: int):
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Pass the request on with a counting `receive`."""
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = declared_length(Request(scope))
-        if declared is not None and declared > self.limit:
-            refusal = too_large(self.limit)
-            if declared <= drain_bound(self.limit):
-                await _drain(Request(scope, receive).stream(), 0, drain_bound(self.limit))
-            await error_response(refusal.status, refusal.type, refusal.message, refusal.headers)(scope, receive, send)
-            return
-        received = 0
-
-        async def counting() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.limit:
-                    if message.get("more_body", False):
-                        await _drain(Request(scope, receive).stream(), received, drain_bound(self.limit))
-                    # An HTTPException, since FastAPI turns any other error while reading its body
-                    # parameters into a 400.
-                    raise StarletteHTTPException(413, too_large(self.limit).message, {"Connection": "close"})
-            return message
-
-        await self.app(scope, counting, send)

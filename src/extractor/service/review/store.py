@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, delete, insert, select
 
-from extractor.service.db import write_transaction
-from extractor.service.records import as_utc, utcnow
-from extractor.service.tables import review_leases, reviews
+from extractor.service.storage.db import write_transaction
+from extractor.service.storage.records import as_utc, utcnow
+from extractor.service.storage.tables import review_leases, reviews
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from extractor.service.db import write_transaction
-from extractor.service.records import Finished, LogFilter, Pending, Rating, Row, utcnow
-from extractor.service.tables import corrections, extractions, images
+from extractor.service.storage.db import write_transaction
+from extractor.service.storage.records import Finished, LogFilter, Pending, Rating, Row, utcnow
+from extractor.service.storage.tables import corrections, extractions, images
 
 
 class Store:

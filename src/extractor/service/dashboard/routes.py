@@ -8,16 +8,17 @@ import anyio
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, Response
 
-from extractor.service import charts, openapi
-from extractor.service.auth import require_dashboard
-from extractor.service.bodies import clean_request
+from extractor.service.api import openapi
+from extractor.service.api.bodies import clean_request
+from extractor.service.api.errors import ApiError
+from extractor.service.dashboard import charts
+from extractor.service.dashboard.pages import render as _page
+from extractor.service.dashboard.stats import WINDOWS, collect, window_start
 from extractor.service.deps import ConfigDep, StoreDep
-from extractor.service.diff import FIELDS, normalise
-from extractor.service.errors import ApiError
-from extractor.service.pages import render as _page
-from extractor.service.records import STATUSES, LogFilter
-from extractor.service.review_stats import collect_reviews
-from extractor.service.stats import WINDOWS, collect, window_start
+from extractor.service.extraction.corrections import FIELDS, normalise
+from extractor.service.review.stats import collect_reviews
+from extractor.service.security.auth import require_dashboard
+from extractor.service.storage.records import STATUSES, LogFilter
 
 router = APIRouter(
     prefix="/dashboard",

@@ -11,15 +11,15 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from extractor.schema import Listing
-from extractor.service import openapi
-from extractor.service.auth import require_admin
-from extractor.service.bodies import clean_request, discard_body, read_json
+from extractor.service.api import openapi
+from extractor.service.api.bodies import clean_request, discard_body, read_json
+from extractor.service.api.errors import ApiError, unavailable
+from extractor.service.api.logs import annotate
+from extractor.service.api.uploads import FIELD, check_image, read_image
 from extractor.service.deps import MetricsDep, RunnerDep, StoreDep
-from extractor.service.diff import corrected_fields
-from extractor.service.errors import ApiError, unavailable
-from extractor.service.logs import annotate
-from extractor.service.records import Rating, Status
-from extractor.service.uploads import FIELD, check_image, read_image
+from extractor.service.extraction.corrections import corrected_fields
+from extractor.service.security.auth import require_admin
+from extractor.service.storage.records import Rating, Status
 
 router = APIRouter(dependencies=[Depends(clean_request)])
 

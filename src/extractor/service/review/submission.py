@@ -9,9 +9,9 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, TypeAdapter
 
 from extractor.schema import Listing
-from extractor.service.diff import FIELDS, normalise
-from extractor.service.errors import ApiError
-from extractor.service.review_store import Verdict
+from extractor.service.api.errors import ApiError
+from extractor.service.extraction.corrections import FIELDS, normalise
+from extractor.service.review.store import Verdict
 
 
 class FieldInput(BaseModel):

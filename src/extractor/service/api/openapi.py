@@ -15,8 +15,8 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from extractor.service.errors import ErrorResponse
-from extractor.service.sessions import COOKIE
+from extractor.service.api.errors import ErrorResponse
+from extractor.service.security.sessions import COOKIE
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 BEARER = "bearerAuth"

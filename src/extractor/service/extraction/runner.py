@@ -19,15 +19,15 @@ import anyio
 
 from extractor.outcome import Extraction, Outcome
 from extractor.prompts import load_prompt
+from extractor.service.api.errors import ApiError
 from extractor.service.config import ServiceConfig, Variant
-from extractor.service.durability import TRANSIENT_ERRORS, Durability, Throttle, describe, retry_write
-from extractor.service.errors import ApiError
-from extractor.service.metrics import Metrics
-from extractor.service.outbox import Outbox, OutboxFull, drain_forever
-from extractor.service.reaper import reap_forever
-from extractor.service.records import Finished, Pending, Status, Upload, utcnow
-from extractor.service.store import Store
-from extractor.service.variants import assign
+from extractor.service.extraction.metrics import Metrics
+from extractor.service.extraction.variants import assign
+from extractor.service.storage.durability import TRANSIENT_ERRORS, Durability, Throttle, describe, retry_write
+from extractor.service.storage.outbox import Outbox, OutboxFull, drain_forever
+from extractor.service.storage.reaper import reap_forever
+from extractor.service.storage.records import Finished, Pending, Status, Upload, utcnow
+from extractor.service.storage.store import Store
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

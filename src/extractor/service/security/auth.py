@@ -10,13 +10,14 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from extractor.service import csrf, openapi, sessions
-from extractor.service.bodies import read_form
+from extractor.service.api import openapi
+from extractor.service.api.bodies import read_form
+from extractor.service.api.errors import ApiError, error_response
+from extractor.service.api.logs import logger
 from extractor.service.config import ADMIN_TOKEN_ENV, ServiceConfig
+from extractor.service.dashboard.pages import render
 from extractor.service.deps import ConfigDep
-from extractor.service.errors import ApiError, error_response
-from extractor.service.logs import logger
-from extractor.service.pages import render
+from extractor.service.security import csrf, sessions
 
 COOKIE = sessions.COOKIE
 DEFAULT_NEXT = "/dashboard"

@@ -16,9 +16,9 @@ from starlette.requests import Request
 
 from extractor.errors import InvalidImageError
 from extractor.images import MAX_PIXELS, prepare_image
-from extractor.service.bodies import limited_chunks, too_large
-from extractor.service.errors import ApiError
-from extractor.service.records import Upload
+from extractor.service.api.bodies import limited_chunks, too_large
+from extractor.service.api.errors import ApiError
+from extractor.service.storage.records import Upload
 
 # Room for the multipart boundaries and part headers around the image itself.
 ENVELOPE_BYTES = 64 * 1024

@@ -22,9 +22,9 @@ from typing import Any
 
 import anyio
 
-from extractor.service.durability import TRANSIENT_ERRORS, Throttle, describe
-from extractor.service.records import Finished, as_utc, utcnow
-from extractor.service.store import Store
+from extractor.service.storage.durability import TRANSIENT_ERRORS, Throttle, describe
+from extractor.service.storage.records import Finished, as_utc, utcnow
+from extractor.service.storage.store import Store
 
 log = logging.getLogger(__name__)
 VERSION = 1

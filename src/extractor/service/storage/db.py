@@ -70,7 +70,7 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
 def alembic_config(url: str) -> Config:
     """An Alembic config pointing at the migrations shipped inside this package."""
     config = Config()
-    location = resources.files("extractor.service") / "migrations"
+    location = resources.files("extractor.service.storage") / "migrations"
     config.set_main_option("script_location", str(location))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config

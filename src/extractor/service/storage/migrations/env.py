@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, create_engine
 
-from extractor.service.tables import metadata
+from extractor.service.storage.tables import metadata
 
 _config = context.config
 

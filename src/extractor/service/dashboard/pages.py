@@ -9,8 +9,8 @@ from typing import Any
 import jinja2
 from fastapi.responses import HTMLResponse
 
-from extractor.service.records import as_utc
-from extractor.service.sessions import page_csrf
+from extractor.service.security.sessions import page_csrf
+from extractor.service.storage.records import as_utc
 
 # No script anywhere on the dashboard; the review page adds its own nonce-bound script.
 CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; form-action 'self'"
@@ -21,7 +21,7 @@ HEADERS = {
     "Cache-Control": "no-store",
 }
 _env = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(str(resources.files("extractor.service") / "templates")),
+    loader=jinja2.FileSystemLoader(str(resources.files("extractor.service.dashboard") / "templates")),
     autoescape=jinja2.select_autoescape(["html"]),
     undefined=jinja2.StrictUndefined,
 )

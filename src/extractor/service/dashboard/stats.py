@@ -9,9 +9,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, select
 
-from extractor.service.diff import FIELDS
-from extractor.service.records import as_utc, utcnow
-from extractor.service.tables import extractions
+from extractor.service.extraction.corrections import FIELDS
+from extractor.service.storage.records import as_utc, utcnow
+from extractor.service.storage.tables import extractions
 
 WINDOWS: dict[str, timedelta | None] = {
     "1h": timedelta(hours=1),

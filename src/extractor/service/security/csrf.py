@@ -8,10 +8,10 @@ from fastapi import Request
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from extractor.service.bodies import read_form
-from extractor.service.errors import ApiError, error_response
-from extractor.service.logs import logger
-from extractor.service.sessions import CSRF_FIELD, CSRF_HEADER, same_token
+from extractor.service.api.bodies import read_form
+from extractor.service.api.errors import ApiError, error_response
+from extractor.service.api.logs import logger
+from extractor.service.security.sessions import CSRF_FIELD, CSRF_HEADER, same_token
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 # The seller's app posts here from anywhere and without cookies; every other change is admin-only.

@@ -25,7 +25,7 @@ import anyio
 from sqlalchemy import make_url
 
 from extractor.errors import ConfigError
-from extractor.service.db import UNAVAILABLE_ERRORS
+from extractor.service.storage.db import UNAVAILABLE_ERRORS
 
 T = TypeVar("T")
 

@@ -13,20 +13,20 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from extractor.schema import Listing
-from extractor.service import openapi
-from extractor.service.auth import require_admin, require_dashboard
-from extractor.service.bodies import clean_request, read_form, read_json
-from extractor.service.csrf import cross_site_problem, require_form, require_json
+from extractor.service.api import openapi
+from extractor.service.api.bodies import clean_request, read_form, read_json
+from extractor.service.api.errors import ApiError
+from extractor.service.api.logs import annotate
+from extractor.service.dashboard.pages import CSP, render
 from extractor.service.deps import ConfigDep, StoreDep
-from extractor.service.diff import FIELDS
-from extractor.service.errors import ApiError
-from extractor.service.logs import annotate
-from extractor.service.pages import CSP, render
-from extractor.service.review_input import ReviewInput, bad_request, from_form, verdicts
-from extractor.service.review_queue import STRATEGIES, ReviewQueue, Strategy
-from extractor.service.review_store import Review, ReviewStore
-from extractor.service.sessions import CSRF_FIELD
-from extractor.service.store import Store
+from extractor.service.extraction.corrections import FIELDS
+from extractor.service.review.queue import STRATEGIES, ReviewQueue, Strategy
+from extractor.service.review.store import Review, ReviewStore
+from extractor.service.review.submission import ReviewInput, bad_request, from_form, verdicts
+from extractor.service.security.auth import require_admin, require_dashboard
+from extractor.service.security.csrf import cross_site_problem, require_form, require_json
+from extractor.service.security.sessions import CSRF_FIELD
+from extractor.service.storage.store import Store
 
 router = APIRouter(dependencies=[Depends(clean_request)])
 _LONG_TEXT = {"description"}

@@ -7,9 +7,9 @@ from datetime import datetime
 
 from sqlalchemy import Engine, select
 
-from extractor.service.diff import FIELDS
-from extractor.service.stats import ROW_CAP
-from extractor.service.tables import extractions, reviews
+from extractor.service.dashboard.stats import ROW_CAP
+from extractor.service.extraction.corrections import FIELDS
+from extractor.service.storage.tables import extractions, reviews
 from pytest_listingeval.stats import wilson_interval
 
 ALL = "all variants"

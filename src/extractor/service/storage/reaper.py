@@ -13,9 +13,9 @@ from datetime import timedelta
 
 import anyio
 
-from extractor.service.durability import TRANSIENT_ERRORS, Throttle, describe
-from extractor.service.records import utcnow
-from extractor.service.store import Store
+from extractor.service.storage.durability import TRANSIENT_ERRORS, Throttle, describe
+from extractor.service.storage.records import utcnow
+from extractor.service.storage.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -23,9 +23,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from extractor.service.db import write_transaction
-from extractor.service.records import utcnow
-from extractor.service.tables import corrections, extractions, review_leases, reviews
+from extractor.service.storage.db import write_transaction
+from extractor.service.storage.records import utcnow
+from extractor.service.storage.tables import corrections, extractions, review_leases, reviews
 
 Strategy = Literal["uniform", "thumbs_down", "corrected", "stratified"]
 STRATEGIES: tuple[str, ...] = get_args(Strategy)

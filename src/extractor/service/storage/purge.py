@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import Column, ColumnElement, Connection, Engine, Select, Table, and_, delete, exists, func, select
 from sqlalchemy.exc import IntegrityError
 
-from extractor.service.db import write_transaction
-from extractor.service.tables import extractions, images, metadata
+from extractor.service.storage.db import write_transaction
+from extractor.service.storage.tables import extractions, images, metadata
 
 BATCH_SIZE = 500
 MAX_CONFLICTS = 5

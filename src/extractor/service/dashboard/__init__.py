@@ -1,0 +1,1 @@
+"""Server-rendered admin pages: per-variant figures, the log browser, one extraction, and the shared page templates."""

@@ -1,0 +1,1 @@
+"""One extraction request: variant assignment, the model call under a deadline, metrics, and seller corrections."""

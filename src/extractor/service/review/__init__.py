@@ -1,0 +1,1 @@
+"""Human review: the annotator page and API, the leased queue, stored reviews and their figures."""

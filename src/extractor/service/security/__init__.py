@@ -1,0 +1,1 @@
+"""Admin access: bearer token and session cookie sign-in, signed sessions, and the CSRF guard."""
