@@ -23,7 +23,7 @@ from extractor.service.config import ServiceConfig, Variant
 from extractor.service.extraction.runner import ExtractorLike
 from extractor.service.storage.db import make_engine, upgrade
 from extractor.service.storage.store import Store
-from extractor.service.storage.tables import corrections, extractions, images, review_leases, reviews
+from extractor.service.storage.tables import corrections, extractions, images, review_leases, reviews, revoked_sessions
 from extractor.settings import Settings
 from tests.fakes.server import FakeOpenAI
 from tests.fakes.shapes import DEFAULT_LISTING
@@ -83,7 +83,7 @@ def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 def store(engine: sa.Engine) -> Store:
     """A store on an empty database (children before the extractions they refer to)."""
     with engine.begin() as conn:
-        for table in (review_leases, reviews, corrections, extractions, images):
+        for table in (review_leases, reviews, corrections, extractions, images, revoked_sessions):
             conn.execute(table.delete())
     return Store(engine)
 

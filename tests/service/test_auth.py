@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from extractor.errors import ConfigError
@@ -15,6 +16,9 @@ from extractor.service.api.logs import JsonFormatter
 from extractor.service.config import SESSION_SECRET_ENV, load_config
 from extractor.service.security import sessions
 from extractor.service.security.auth import COOKIE
+from extractor.service.storage.revocations import Revocations
+from extractor.service.storage.store import Store
+from extractor.service.storage.tables import revoked_sessions
 from tests.service.conftest import ADMIN_TOKEN, AUTH, ClientFactory, upload
 from tests.service.test_session_helpers import OWN, csrf_of, sign_in
 
@@ -181,6 +185,35 @@ def test_logout_needs_the_pages_token_then_clears_the_cookie(browser: TestClient
     assert browser.get("/dashboard").status_code == 401
     again = browser.post("/logout", data={"next": "/"}, headers=OWN, follow_redirects=False)
     assert again.status_code == 303  # nothing to protect without a session
+
+
+def test_a_copy_of_the_cookie_stops_working_at_logout_on_every_replica(
+    make_client: ClientFactory, store: Store
+) -> None:
+    tab, other_replica = make_client(allow_plain_http=True), make_client(allow_plain_http=True)
+    sign_in(tab)
+    copied = tab.cookies[COOKIE]
+    other = _cookie()  # another browser's session, signed with the same key
+    other_replica.cookies.set(COOKIE, copied)
+    assert other_replica.get("/dashboard").status_code == 200
+    token = csrf_of(tab.get("/dashboard").text)
+    assert tab.post("/logout", data={"csrf_token": token}, headers=OWN, follow_redirects=False).status_code == 303
+    assert other_replica.get("/dashboard").status_code == 401  # the copy, on another replica
+    assert other_replica.post("/logout", data={"csrf_token": token}, headers=OWN).status_code == 200  # no session left
+    other_replica.cookies.set(COOKIE, other)
+    assert other_replica.get("/dashboard").status_code == 200  # only that session was signed out
+
+
+def test_sign_outs_are_forgotten_once_their_cookies_expired(store: Store) -> None:
+    revocations = Revocations(store.engine)
+    _, old = sessions.issue(b"k", ttl_s=60, now=time.time() - 120)
+    _, live = sessions.issue(b"k", ttl_s=3600)
+    revocations.revoke(old.sid, old.expires_at)
+    revocations.revoke(live.sid, live.expires_at)
+    revocations.revoke(live.sid, live.expires_at)  # twice is once
+    assert revocations.is_revoked(live.sid) and not revocations.is_revoked("never-signed-in")
+    with store.engine.connect() as conn:
+        assert [row.sid for row in conn.execute(sa.select(revoked_sessions))] == [live.sid]
 
 
 def test_pages_opened_with_the_bearer_token_have_no_sign_out_form(client: TestClient) -> None:

@@ -1,4 +1,4 @@
-"""Typed dependency providers for the objects `create_app` wires in: config, store, runner and metrics."""
+"""Typed dependency providers for what `create_app` wires in: config, store, runner, metrics, revocations."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from extractor.service.config import ServiceConfig
 from extractor.service.extraction.metrics import Metrics
 from extractor.service.extraction.runner import Runner
+from extractor.service.storage.revocations import Revocations
 from extractor.service.storage.store import Store
 
 
@@ -36,7 +37,13 @@ def get_metrics(request: Request) -> Metrics:
     return metrics
 
 
+def get_revocations(store: Annotated[Store, Depends(get_store)]) -> Revocations:
+    """The signed-out admin sessions, in the app's database."""
+    return Revocations(store.engine)
+
+
 ConfigDep = Annotated[ServiceConfig, Depends(get_config)]
 StoreDep = Annotated[Store, Depends(get_store)]
 RunnerDep = Annotated[Runner, Depends(get_runner)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+RevocationsDep = Annotated[Revocations, Depends(get_revocations)]

@@ -6,6 +6,7 @@ import hmac
 from typing import Annotated
 from urllib.parse import parse_qsl, urlencode
 
+import anyio
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -16,8 +17,9 @@ from extractor.service.api.errors import ApiError, error_response
 from extractor.service.api.logs import logger
 from extractor.service.config import ADMIN_TOKEN_ENV, ServiceConfig
 from extractor.service.dashboard.pages import render
-from extractor.service.deps import ConfigDep
+from extractor.service.deps import ConfigDep, RevocationsDep
 from extractor.service.security import csrf, sessions
+from extractor.service.storage.revocations import Revocations
 
 COOKIE = sessions.COOKIE
 DEFAULT_NEXT = "/dashboard"
@@ -45,15 +47,18 @@ def _unauthorized(message: str) -> ApiError:
     return error
 
 
-def current_session(request: Request, config: ServiceConfig) -> sessions.Session | None:
-    """The verified session of the request's cookie; None when absent, forged, expired or admin is off."""
+async def current_session(request: Request, config: ServiceConfig, revocations: Revocations) -> sessions.Session | None:
+    """The verified session of the request's cookie; None when absent, forged, expired, signed out or admin is off."""
     value = request.cookies.get(COOKIE)
     if not value or not config.admin_token:
         return None
-    return sessions.verify(_key(config), value)
+    session = sessions.verify(_key(config), value)
+    if session is None or await anyio.to_thread.run_sync(revocations.is_revoked, session.sid):
+        return None
+    return session
 
 
-async def require_admin(request: Request, config: ConfigDep) -> None:
+async def require_admin(request: Request, config: ConfigDep, revocations: RevocationsDep) -> None:
     """Let the request through with the bearer token, or a session cookie plus, for a change, its CSRF token."""
     token = _configured(config)
     header = request.headers.get("authorization", "")
@@ -63,7 +68,7 @@ async def require_admin(request: Request, config: ConfigDep) -> None:
             sessions.set_page_csrf(None)
             return  # a script: no cookie is involved, so nothing can be forged
         raise _unauthorized("the bearer token is wrong")
-    session = current_session(request, config)
+    session = await current_session(request, config, revocations)
     if session is None:
         raise _unauthorized("send Authorization: Bearer <admin token>, or sign in at /login")
     expected = session.csrf_token(_key(config))
@@ -93,10 +98,10 @@ def _local(target: object) -> str:
     return target
 
 
-async def require_dashboard(request: Request, config: ConfigDep) -> None:
+async def require_dashboard(request: Request, config: ConfigDep, revocations: RevocationsDep) -> None:
     """Admin check for HTML pages: a browser without a session is sent to `/login` instead of a 401."""
     try:
-        await require_admin(request, config)
+        await require_admin(request, config, revocations)
     except ApiError as exc:
         browser = "text/html" in request.headers.get("accept", "") and "authorization" not in request.headers
         if exc.status != 401 or not browser:
@@ -176,18 +181,20 @@ async def login(request: Request, config: ConfigDep) -> Response:
     status_code=303,
     response_class=RedirectResponse,
     responses={
-        **openapi.redirect("Signed out: the session cookie is dropped."),
-        **openapi.error_responses(400, 403, 413, 415),
+        **openapi.redirect("Signed out: the session is refused from now on and its cookie dropped."),
+        **openapi.error_responses(400, 403, 413, 415, 503),
     },
     openapi_extra=openapi.form_body(
         {sessions.CSRF_FIELD: {"type": "string", "description": "The session's CSRF token."}}, []
     ),
 )
-async def logout(request: Request, config: ConfigDep) -> Response:
-    """Drop the session cookie (a live session must send its CSRF token, so no other site can do it)."""
-    session = current_session(request, config)
+async def logout(request: Request, config: ConfigDep, revocations: RevocationsDep) -> Response:
+    """Sign the session out for good and drop its cookie (a live session must send its CSRF token)."""
+    session = await current_session(request, config, revocations)
     if session is not None:
         await csrf.check_token(request, session.csrf_token(_key(config)))
+        # Server side too: a copy of the cookie (another tab, a stolen one) stops working now.
+        await anyio.to_thread.run_sync(revocations.revoke, session.sid, session.expires_at)
     response = RedirectResponse("/login", status_code=303, headers={"Cache-Control": "no-store"})
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict", secure=not config.allow_plain_http)
     if session is not None:

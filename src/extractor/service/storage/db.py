@@ -9,8 +9,9 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event, make_url
+from sqlalchemy import Connection, Engine, Table, create_engine, event, insert, make_url, select
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import postgresql, sqlite
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # What the database raises when it cannot be reached for now (as opposed to a bad statement).
@@ -82,3 +83,16 @@ def upgrade(engine: Engine) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def insert_ignore(conn: Connection, table: Table, values: dict[str, Any]) -> None:
+    """Insert a row unless one with the same primary key is already stored."""
+    name = conn.dialect.name
+    if name == "postgresql":
+        conn.execute(postgresql.insert(table).values(values).on_conflict_do_nothing())
+    elif name == "sqlite":
+        conn.execute(sqlite.insert(table).values(values).on_conflict_do_nothing())
+    else:
+        key = [column == values[column.name] for column in table.primary_key.columns]
+        if conn.execute(select(*table.primary_key.columns).where(*key)).first() is None:
+            conn.execute(insert(table).values(values))

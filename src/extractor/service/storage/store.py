@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Engine, delete, func, insert, select, text, update
 
-from extractor.service.storage.db import write_transaction
+from extractor.service.storage.db import insert_ignore, write_transaction
 from extractor.service.storage.records import Finished, LogFilter, Pending, Rating, Row, utcnow
 from extractor.service.storage.tables import corrections, extractions, images
 
@@ -31,7 +30,7 @@ class Store:
         """
         upload = pending.upload
         with write_transaction(self.engine) as conn:
-            _insert_ignore(
+            insert_ignore(
                 conn,
                 images,
                 {
@@ -42,7 +41,7 @@ class Store:
                     "created_at": pending.created_at,
                 },
             )
-            _insert_ignore(
+            insert_ignore(
                 conn,
                 extractions,
                 {
@@ -202,16 +201,3 @@ _ROW_COLUMNS = (
     extractions.c.final_listing,
     extractions.c.corrected_fields,
 )
-
-
-def _insert_ignore(conn: Connection, table: Table, values: dict[str, Any]) -> None:
-    """Insert a row unless one with the same primary key is already stored."""
-    name = conn.dialect.name
-    if name == "postgresql":
-        conn.execute(postgresql.insert(table).values(values).on_conflict_do_nothing())
-    elif name == "sqlite":
-        conn.execute(sqlite.insert(table).values(values).on_conflict_do_nothing())
-    else:
-        key = [column == values[column.name] for column in table.primary_key.columns]
-        if conn.execute(select(*table.primary_key.columns).where(*key)).first() is None:
-            conn.execute(insert(table).values(values))

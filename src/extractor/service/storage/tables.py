@@ -93,3 +93,11 @@ review_leases = Table(
     Column("skipped", Boolean, nullable=False, default=False),
     Index("ix_review_leases_annotator", "annotator"),
 )
+
+revoked_sessions = Table(
+    "revoked_sessions",
+    metadata,
+    Column("sid", String(32), primary_key=True),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Index("ix_revoked_sessions_expires_at", "expires_at"),
+)
