@@ -254,9 +254,10 @@ def test_durations() -> None:
         Criteria()
 
 
+# PostgreSQL only: SQLite serialises writers, so a purge cannot interleave with an upload there.
+@pytest.mark.parametrize("engine", ["postgresql"], indirect=True)
 def test_an_upload_racing_a_purge_keeps_its_image(store: Store) -> None:
-    if store.engine.url.get_backend_name() != "postgresql":
-        pytest.skip("SQLite serialises writers: the purge cannot interleave with an upload")
+    assert store.engine.url.get_backend_name() == "postgresql"
     seeded = _seed(store)
     racing = store.engine.connect()
     transaction = racing.begin()
