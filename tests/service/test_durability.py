@@ -277,7 +277,7 @@ def test_result_written_during_an_outage_is_returned_and_stored_later(
 CONCURRENCY = 50
 
 
-async def _load(base_url: str, seconds: float, cut_at: float, cut: Any) -> list[tuple[int | str, Any]]:
+async def _load(base_url: str, seconds: float, cut_at: float, cut: Any, in_flight: Any) -> list[tuple[int | str, Any]]:
     results: list[tuple[int | str, Any]] = []
     images = [png((i, 40, 80)) for i in range(CONCURRENCY)]
     limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
@@ -296,10 +296,24 @@ async def _load(base_url: str, seconds: float, cut_at: float, cut: Any) -> list[
 
         async def cutter() -> None:
             await asyncio.sleep(cut_at)
+            await in_flight()
             cut()
 
         await asyncio.gather(cutter(), *(worker(i) for i in range(CONCURRENCY)))
     return results
+
+
+def _model_call_started(fake: FakeOpenAI) -> Any:
+    """Wait until a model call has just arrived, so that its result comes back while the database is down."""
+
+    async def wait() -> None:
+        while True:
+            before = len(fake.requests)
+            await asyncio.sleep(0.02)
+            if len(fake.requests) > before:
+                return
+
+    return wait
 
 
 def test_three_second_outage_under_load_loses_nothing(
@@ -311,7 +325,11 @@ def test_three_second_outage_under_load_loses_nothing(
         app = create_app(make_config(outage.store, deadline_s=10.0), fake_extractor(fake_openai), store=outage.store)
         runner = app.state.runner
         with serving(app) as base_url:
-            results = asyncio.run(_load(base_url, seconds=6.0, cut_at=1.0, cut=lambda: outage.cut(3.0)))
+            results = asyncio.run(
+                _load(
+                    base_url, 6.0, cut_at=1.0, cut=lambda: outage.cut(3.0), in_flight=_model_call_started(fake_openai)
+                )
+            )
             _wait(lambda: len(runner.outbox) == 0, 20, "the outbox to drain")
     codes = [code for code, _ in results]
     assert all(code in (200, 503) for code in codes), sorted({str(c) for c in codes})
