@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -12,9 +16,12 @@ from PIL import ExifTags, Image, ImageChops, ImageOps, ImageStat, PngImagePlugin
 
 from extractor.images import prepare_image
 from extractor.service.api.uploads import strip_metadata
+from extractor.service.storage.db import make_engine, upgrade
+from extractor.service.storage.records import utcnow
 from extractor.service.storage.store import Store
 from extractor.service.storage.tables import extractions, images
 from tests.fakes.server import FakeOpenAI
+from tests.service.conftest import DEFAULT_PG_URL, PG_URL_ENV
 
 pytestmark = pytest.mark.service
 
@@ -216,3 +223,87 @@ def test_a_damaged_jpeg_is_refused_and_nothing_is_stored(client: TestClient, sto
     response = client.post("/v1/extractions", files={"image": ("t.jpg", jpeg_with_gps()[:300], "image/jpeg")})
     assert response.status_code == 400 and response.json()["error"]["type"] == "invalid_image"
     assert store.count() == 0
+
+
+# -- photos stored before stripping existed --------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_at_0003(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
+    """A new database migrated only up to revision 0003, before stored photos were stripped."""
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+        upgrade(engine, "0003")
+        yield engine
+        engine.dispose()
+        return
+    url = os.environ.get(PG_URL_ENV, DEFAULT_PG_URL)
+    schema = f"listingeval_old_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(url)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    engine = make_engine(url, connect_args={"options": f"-csearch_path={schema}"})
+    try:
+        upgrade(engine, "0003")
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def _old_row(conn: sa.Connection, data: bytes, extraction_id: str) -> str:
+    """An image and an extraction stored as the service did before it stripped uploads."""
+    key = hashlib.sha256(data).hexdigest()
+    if conn.execute(sa.select(images.c.sha256).where(images.c.sha256 == key)).first() is None:
+        conn.execute(
+            sa.insert(images).values(
+                sha256=key, data=data, size=len(data), content_type="image/jpeg", created_at=utcnow()
+            )
+        )
+    conn.execute(
+        sa.insert(extractions).values(
+            id=extraction_id,
+            created_at=utcnow(),
+            user_id="u",
+            variant="default",
+            model="m",
+            prompt_id="p",
+            status="ok",
+            image_sha256=key,
+        )
+    )
+    return key
+
+
+def _picture_bytes() -> bytes:
+    out = io.BytesIO()
+    _picture().save(out, format="JPEG", quality=90)
+    return out.getvalue()
+
+
+def test_the_upgrade_strips_photos_stored_before_and_keeps_every_extraction_pointing_at_one(
+    database_at_0003: sa.Engine,
+) -> None:
+    engine = database_at_0003
+    dirty, rotated, clean = jpeg_with_gps(), jpeg_with_gps(orientation=6), _picture_bytes()
+    with engine.begin() as conn:
+        dirty_key = _old_row(conn, dirty, "a" * 32)
+        _old_row(conn, dirty, "b" * 32)  # the same photo, uploaded twice
+        _old_row(conn, rotated, "c" * 32)
+        clean_key = _old_row(conn, clean, "d" * 32)
+        # The same photo uploaded again after stripping existed: already stored clean.
+        _old_row(conn, strip_metadata(dirty, 10**7), "e" * 32)
+    upgrade(engine)
+    stored = {x: _stored(engine, x * 32) for x in "abcde"}
+    for data, content_type, key in stored.values():
+        assert_clean(data)
+        assert key == hashlib.sha256(data).hexdigest() and content_type == "image/jpeg"
+    assert stored["a"][2] == stored["b"][2] == stored["e"][2] != dirty_key
+    assert _same_pixels(_open(stored["a"][0]), _open(dirty))
+    assert _open(stored["c"][0]).size == _open(dirty).size[::-1]  # turned upright, as an upload is
+    assert stored["d"] == (clean, "image/jpeg", clean_key)  # no metadata: left byte for byte
+    with engine.connect() as conn:
+        kept = {row.sha256 for row in conn.execute(sa.select(images.c.sha256))}
+    assert kept == {stored[x][2] for x in "acd"}  # the old rows, metadata and all, are gone

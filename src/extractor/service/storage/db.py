@@ -77,12 +77,12 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(engine: Engine) -> None:
-    """Apply every pending migration on `engine`'s database."""
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Apply every pending migration (up to `revision`) on `engine`'s database."""
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, revision)
 
 
 def insert_ignore(conn: Connection, table: Table, values: dict[str, Any]) -> None:
