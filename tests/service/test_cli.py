@@ -152,3 +152,25 @@ def test_serve_text_format(tmp_path: Path, fake_openai_env: FakeOpenAI) -> None:
     assert len(access) == 2 and 'route="/login"' in access[1] and "status=303" in access[1]
     assert env["LISTINGEVAL_ADMIN_TOKEN"] not in output
     assert "session cookies are sent over plain http" in output
+
+
+def test_serve_logs_no_model_call_lines_and_no_credentials_of_the_base_url(
+    tmp_path: Path, fake_openai_env: FakeOpenAI
+) -> None:
+    # The OpenAI SDK's HTTP client (httpx2) logs every call at INFO with its full address: a second
+    # line per request, holding the password of an OPENAI_BASE_URL like http://user:password@gateway/v1.
+    password = secrets.token_urlsafe(12)
+    base_url = fake_openai_env.base_url.replace("http://", f"http://gateway-user:{password}@")
+    env = {**os.environ, "OPENAI_BASE_URL": base_url, "LISTINGEVAL_ADMIN_TOKEN": secrets.token_urlsafe(24)}
+    process, base = _start(tmp_path, env, "--log-format", "json")
+    try:
+        files = {"image": ("a.png", png(), "image/png")}
+        created = httpx.post(f"{base}/v1/extractions", files=files, timeout=30)
+    finally:
+        output = _stop(process)
+    assert len(fake_openai_env.requests) == 1, created.text  # the model was called
+    assert password not in output
+    entries = [json.loads(line) for line in output.splitlines() if line.strip()]
+    assert not [e for e in entries if e["logger"].startswith(("httpx", "httpcore"))]
+    served = [e for e in entries if e.get("request_id") == created.headers["x-request-id"]]
+    assert [e["logger"] for e in served] == ["extractor.service.access"]

@@ -139,6 +139,7 @@ LEAKY = [
     "csrf_token=abc.def-ghi",
     "X-CSRF-Token: abc.def-ghi",
     "basic abc.def-ghi",
+    'HTTP Request: POST http://user:abc.def-ghi@127.0.0.1:8765/v1/responses "HTTP/1.1 200 OK"',
 ]
 
 

@@ -37,7 +37,12 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
         rf"\1\2{REDACTED}",
     ),
     (re.compile(r"(?i)\b((?:access_|csrf_|admin_)?token|listingeval_session)=[^&\s\"';]*"), rf"\1={REDACTED}"),
+    # Userinfo in an address (`OPENAI_BASE_URL=http://user:password@gateway/v1`).
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@\"'<>]+@"), rf"\1{REDACTED}@"),
 )
+# HTTP clients that log every call at INFO with its full address (the OpenAI SDK's is httpx2): the
+# access line per request already says what happened, and the address may hold credentials.
+QUIET_LOGGERS = ("httpx", "httpcore", "httpx2", "httpcore2")
 # Attributes every LogRecord has; anything else on a record came in through `extra=` and is a field.
 _RESERVED = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime", "color_message"}
 
@@ -128,8 +133,7 @@ def configure(log_format: LogFormat = "json", level: str = "info", secrets: Iter
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers = []
         logging.getLogger(name).propagate = True
-    # httpx logs every model call at INFO; the access line per request already says what happened.
-    for name in ("httpx", "httpcore"):
+    for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
     logging.captureWarnings(True)
 
