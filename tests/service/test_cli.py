@@ -174,3 +174,24 @@ def test_serve_logs_no_model_call_lines_and_no_credentials_of_the_base_url(
     assert not [e for e in entries if e["logger"].startswith(("httpx", "httpcore"))]
     served = [e for e in entries if e.get("request_id") == created.headers["x-request-id"]]
     assert [e["logger"] for e in served] == ["extractor.service.access"]
+
+
+UNREACHABLE_DB = "postgresql+psycopg://postgres:pg-s3cret@127.0.0.1:1/nowhere"
+
+
+def test_serve_with_the_database_down_says_so_in_one_log_line(tmp_path: Path, fake_openai_env: FakeOpenAI) -> None:
+    # It used to end in a bare 100-line traceback on stderr, outside the log format.
+    command = [sys.executable, "-m", "extractor.cli", "serve", "--port", str(_free_port()), "--db", UNREACHABLE_DB]
+    done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    lines = [json.loads(line) for line in done.stderr.splitlines() if line.strip()]  # every line is JSON
+    errors = [e for e in lines if e["level"] == "error"]
+    assert len(errors) == 1 and "could not be migrated" in errors[0]["message"], done.stderr
+    assert "OperationalError" in errors[0]["message"] and "pg-s3cret" not in done.stderr
+
+
+def test_db_upgrade_with_the_database_down_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["db", "upgrade", "--db", UNREACHABLE_DB]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("listingeval: the database could not be migrated: OperationalError")
+    assert len(err.strip().splitlines()) == 1 and "pg-s3cret" not in err
