@@ -158,9 +158,10 @@ async def review_page(
 ) -> HTMLResponse:
     """The next extraction for this annotator under the chosen sampling strategy, leased to them."""
     chosen = _strategy(strategy)
-    # Skipping changes the queue, so a skip link followed from another site is refused like a forged post.
+    # Serving an annotator leases an item and skipping releases one: both change the queue, so a page
+    # (or <img>) from another site, which could lease every item under made-up names, is refused like a forged post.
     problem = cross_site_problem(request.headers, request.url.scheme, config.public_origin)
-    if skip and problem:
+    if (skip or annotator.strip()) and problem:
         raise ApiError(403, "csrf", f"refused: {problem}")
     nonce = secrets.token_urlsafe(16)
     headers = {"Content-Security-Policy": f"{CSP}; script-src 'nonce-{nonce}'; connect-src 'self'"}
