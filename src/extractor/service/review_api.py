@@ -55,11 +55,12 @@ class ReviewRecord(BaseModel):
 def _review_form() -> dict[str, Any]:
     """The review page's form: who, which extraction, and per field `<field>.right` or `<field>.value`."""
     properties: dict[str, Any] = {
-        "extraction_id": {**_TEXT, "description": "The extraction reviewed."},
-        "annotator": {**_TEXT, "description": "Who reviews."},
+        # The bounds of ReviewInput, which the form is read into.
+        "extraction_id": {**_TEXT, "minLength": 1, "maxLength": 32, "description": "The extraction reviewed."},
+        "annotator": {**_TEXT, "minLength": 1, "maxLength": 200, "description": "Who reviews."},
         "strategy": {"enum": list(STRATEGIES), "description": "The sampling strategy of the next item."},
         "include_reviewed": {"enum": ["1"], "description": "Also serve items others reviewed."},
-        "comment": _TEXT,
+        "comment": {**_TEXT, "maxLength": 4000},
         CSRF_FIELD: {**_TEXT, "description": "The session's CSRF token (signed-in browsers)."},
     }
     for name in FIELDS:
