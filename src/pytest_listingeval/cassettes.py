@@ -126,6 +126,17 @@ SECRET_QUERY_KEYS = frozenset(
 )
 
 
+# Gateways name their credentials freely (x-api-key, subscription-key, access-token, client_secret):
+# any name holding one of these words is treated as a credential. The query is not matched on, so
+# redacting a harmless parameter costs nothing.
+_SECRET_QUERY_WORDS = re.compile(r"(?i)key|token|secret|passw|sig|auth|credential")
+
+
+def is_secret_query_name(name: str) -> bool:
+    """Whether a query parameter's name says its value is a credential."""
+    return name.lower() in SECRET_QUERY_KEYS or _SECRET_QUERY_WORDS.search(name) is not None
+
+
 def safe_uri(uri: str) -> str:
     """The URI without userinfo (`user:pass@`) and with credential-looking query values redacted."""
     parts = urlsplit(uri)
@@ -137,7 +148,7 @@ def safe_uri(uri: str) -> str:
         netloc = ""
     query = urlencode(
         [
-            (name, "REDACTED" if name.lower() in SECRET_QUERY_KEYS else value)
+            (name, "REDACTED" if is_secret_query_name(name) else value)
             for name, value in parse_qsl(parts.query, keep_blank_values=True)
         ]
     )

@@ -152,3 +152,46 @@ def test_serve_text_format(tmp_path: Path, fake_openai_env: FakeOpenAI) -> None:
     assert len(access) == 2 and 'route="/login"' in access[1] and "status=303" in access[1]
     assert env["LISTINGEVAL_ADMIN_TOKEN"] not in output
     assert "session cookies are sent over plain http" in output
+
+
+def test_serve_logs_no_model_call_lines_and_no_credentials_of_the_base_url(
+    tmp_path: Path, fake_openai_env: FakeOpenAI
+) -> None:
+    # The OpenAI SDK's HTTP client (httpx2) logs every call at INFO with its full address: a second
+    # line per request, holding the password of an OPENAI_BASE_URL like http://user:password@gateway/v1.
+    password = secrets.token_urlsafe(12)
+    base_url = fake_openai_env.base_url.replace("http://", f"http://gateway-user:{password}@")
+    env = {**os.environ, "OPENAI_BASE_URL": base_url, "LISTINGEVAL_ADMIN_TOKEN": secrets.token_urlsafe(24)}
+    process, base = _start(tmp_path, env, "--log-format", "json")
+    try:
+        files = {"image": ("a.png", png(), "image/png")}
+        created = httpx.post(f"{base}/v1/extractions", files=files, timeout=30)
+    finally:
+        output = _stop(process)
+    assert len(fake_openai_env.requests) == 1, created.text  # the model was called
+    assert password not in output
+    entries = [json.loads(line) for line in output.splitlines() if line.strip()]
+    assert not [e for e in entries if e["logger"].startswith(("httpx", "httpcore"))]
+    served = [e for e in entries if e.get("request_id") == created.headers["x-request-id"]]
+    assert [e["logger"] for e in served] == ["extractor.service.access"]
+
+
+UNREACHABLE_DB = "postgresql+psycopg://postgres:pg-s3cret@127.0.0.1:1/nowhere"
+
+
+def test_serve_with_the_database_down_says_so_in_one_log_line(tmp_path: Path, fake_openai_env: FakeOpenAI) -> None:
+    # It used to end in a bare 100-line traceback on stderr, outside the log format.
+    command = [sys.executable, "-m", "extractor.cli", "serve", "--port", str(_free_port()), "--db", UNREACHABLE_DB]
+    done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    lines = [json.loads(line) for line in done.stderr.splitlines() if line.strip()]  # every line is JSON
+    errors = [e for e in lines if e["level"] == "error"]
+    assert len(errors) == 1 and "could not be migrated" in errors[0]["message"], done.stderr
+    assert "OperationalError" in errors[0]["message"] and "pg-s3cret" not in done.stderr
+
+
+def test_db_upgrade_with_the_database_down_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["db", "upgrade", "--db", UNREACHABLE_DB]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("listingeval: the database could not be migrated: OperationalError")
+    assert len(err.strip().splitlines()) == 1 and "pg-s3cret" not in err

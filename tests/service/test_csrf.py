@@ -133,6 +133,16 @@ def test_a_skip_link_from_another_site_is_refused(annotator: TestClient, store: 
     assert ours.status_code == 200 and 'id="queue-empty"' in ours.text  # skipped, and nothing else to serve
 
 
+def test_another_site_cannot_lease_items_through_the_review_page(annotator: TestClient, store: Store) -> None:
+    extraction_id = seed(store)
+    for name in ("made-up-1", "made-up-2"):  # an <img src="/review?annotator=..."> per name
+        forged = annotator.get(f"/review?annotator={name}", headers={"Sec-Fetch-Site": "same-site"})
+        assert forged.status_code == 403
+    assert annotator.get("/review", headers={"Sec-Fetch-Site": "same-site"}).status_code == 200  # the start form
+    ours = annotator.get("/review?annotator=a", headers={"Sec-Fetch-Site": "same-origin"})
+    assert ours.status_code == 200 and extraction_id in ours.text  # nothing was leased to the made-up names
+
+
 def test_unknown_admin_routes_are_guarded_too(annotator: TestClient) -> None:
     for method in ("POST", "PUT", "PATCH", "DELETE"):
         assert annotator.request(method, "/dashboard/anything", headers=SAME_SITE).status_code == 403

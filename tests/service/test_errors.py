@@ -287,3 +287,18 @@ def test_check_text_walks_every_string(value: object, problem: str | None) -> No
     with pytest.raises(ApiError) as raised:
         check_text(value, "body")
     assert raised.value.status == 400 and problem in raised.value.message
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "allowed"),
+    [
+        ("OPTIONS", "/login", "GET, POST"),  # two routes at one path: Starlette named only the first's
+        ("PUT", "/review", "GET, POST"),
+        ("DELETE", "/v1/extractions", "POST"),
+    ],
+)
+def test_405_names_every_method_of_the_path(client: TestClient, method: str, url: str, allowed: str) -> None:
+    response = client.request(method, url, headers=AUTH)
+    assert response.status_code == 405
+    assert response.headers["allow"] == allowed
+    assert response.json()["error"]["type"] == "method_not_allowed"

@@ -6,6 +6,7 @@ import json
 import logging
 import re
 import sys
+from urllib.parse import quote
 
 import pytest
 from fastapi import FastAPI, Request
@@ -139,6 +140,7 @@ LEAKY = [
     "csrf_token=abc.def-ghi",
     "X-CSRF-Token: abc.def-ghi",
     "basic abc.def-ghi",
+    'HTTP Request: POST http://user:abc.def-ghi@127.0.0.1:8765/v1/responses "HTTP/1.1 200 OK"',
 ]
 
 
@@ -178,3 +180,19 @@ def test_the_formatters_redact_the_admin_token_anywhere() -> None:
 def test_text_format_is_readable() -> None:
     line = TextFormatter().format(_record("GET %s %d", "/healthz", 200, request_id="r1", status=200))
     assert re.fullmatch(r"\S+ INFO +extractor\.service GET /healthz 200 request_id=\"r1\" status=200", line)
+
+
+FORGING_PATH = "/x\n2026-12-01T00:00:00.000+00:00 INFO    extractor.service.access GET /forged 200\r\x1b[2J\x9b31m"
+
+
+def test_a_request_cannot_forge_log_lines_or_send_escapes(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
+    # A path with %0A wrote a second, made-up access line in the text format, and %1B reached the terminal.
+    caplog.set_level(logging.INFO)
+    assert client.get(quote(FORGING_PATH)).status_code == 404
+    (line,) = [r for r in _access(caplog) if r.path == FORGING_PATH]  # type: ignore[attr-defined]
+    text = TextFormatter().format(line)
+    entry = JsonFormatter().format(line)
+    for written in (text, entry):
+        assert "\n" not in written and "\r" not in written
+        assert not any(c in written for c in "\x1b\x9b"), written
+    assert "/x\\n2026-12-01" in text and json.loads(entry)["path"] == FORGING_PATH  # escaped, not lost

@@ -245,3 +245,15 @@ def test_admin_routes_answer_503_as_documented_when_admin_is_off(make_app: AppFa
     for path in ("/metrics", "/login"):
         response = schema[path]["GET"].Case().call_and_validate(app=app, checks=CONFORMANCE)
         assert response.status_code == 503, response.text
+
+
+def test_the_review_form_says_the_bounds_the_route_enforces(client: TestClient) -> None:
+    # An empty annotator or extraction id was documented as valid and answered 400 (schemathesis ST202).
+    form = client.get("/openapi.json").json()["paths"]["/review"]["post"]["requestBody"]["content"]
+    fields = form["application/x-www-form-urlencoded"]["schema"]["properties"]
+    assert (fields["extraction_id"]["minLength"], fields["extraction_id"]["maxLength"]) == (1, 32)
+    assert (fields["annotator"]["minLength"], fields["annotator"]["maxLength"]) == (1, 200)
+    assert fields["comment"]["maxLength"] == 4000
+    for values in ({"extraction_id": "", "annotator": "a"}, {"extraction_id": "x", "annotator": ""}):
+        refused = client.post("/review", data=values, headers=AUTH)
+        assert refused.status_code == 400, refused.text

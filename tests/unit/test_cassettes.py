@@ -90,6 +90,18 @@ def test_credentials_in_the_url_never_reach_a_cassette(tmp_path: Path) -> None:
         ("https://u@api.example/v1/r?token=t&keep=1", "https://api.example/v1/r?token=REDACTED&keep=1"),
         ("http://[::1]:80/v1/r?Signature=s", "http://[::1]:80/v1/r?Signature=REDACTED"),
         ("https://api.openai.com/v1/responses", "https://api.openai.com/v1/responses"),
+        # Credential names an exact list misses, as gateways spell them; api-version stays.
+        ("https://gw/v1/r?x-api-key=s&api-version=2024", "https://gw/v1/r?x-api-key=REDACTED&api-version=2024"),
+        ("https://gw/v1/r?subscription-key=s", "https://gw/v1/r?subscription-key=REDACTED"),
+        ("https://gw/v1/r?Ocp-Apim-Subscription-Key=s", "https://gw/v1/r?Ocp-Apim-Subscription-Key=REDACTED"),
+        (
+            "https://gw/v1/r?access-token=s&client_secret=t",
+            "https://gw/v1/r?access-token=REDACTED&client_secret=REDACTED",
+        ),
+        (
+            "https://gw/v1/r?sv=1&sig=s&X-Amz-Credential=c",
+            "https://gw/v1/r?sv=1&sig=REDACTED&X-Amz-Credential=REDACTED",
+        ),
     ],
 )
 def test_safe_uri(uri: str, safe: str) -> None:

@@ -30,6 +30,7 @@ def _upgrade(db_url: str | None) -> str:
 def cmd_serve(args: argparse.Namespace) -> int:
     """Apply migrations and run the service under uvicorn, logging one line per request."""
     import uvicorn
+    from sqlalchemy.exc import SQLAlchemyError
 
     from extractor.service.api import logs
     from extractor.service.app import create_app
@@ -47,7 +48,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     secrets = (config.admin_token or "", config.session_secret or "", os.environ.get("OPENAI_API_KEY", ""))
     logs.configure(args.log_format, args.log_level, secrets)
     log = logs.logger
-    _upgrade(config.db_url)
+    try:
+        _upgrade(config.db_url)
+    except SQLAlchemyError as exc:
+        log.error("cannot start: the database %s could not be migrated: %s", _safe(config.db_url), _first_line(exc))
+        return 1
     if not config.admin_token:
         log.warning("%s is not set: /metrics, /dashboard and /review answer 503", ADMIN_TOKEN_ENV)
     elif len(config.admin_token) < MIN_TOKEN_CHARS:
@@ -72,7 +77,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     """Apply pending migrations and exit."""
-    url = _upgrade(args.db)
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        url = _upgrade(args.db)
+    except SQLAlchemyError as exc:
+        print(f"listingeval: the database could not be migrated: {_first_line(exc)}", file=sys.stderr)
+        return 1
     print(f"listingeval: database {_safe(url)} is at the latest schema")
     return 0
 
@@ -127,6 +138,13 @@ def _described(before: datetime | None, user: str | None) -> str:
     if user is not None:
         parts.append(f"of user {user!r}")
     return " and ".join(parts)
+
+
+def _first_line(exc: BaseException) -> str:
+    """A database error in one line (SQLAlchemy's text spans several, and a traceback many more)."""
+    inner = getattr(exc, "orig", None) or exc
+    lines = str(inner).strip().splitlines()
+    return f"{type(inner).__name__}: {lines[0] if lines else ''}"
 
 
 def _safe(url: str) -> str:

@@ -37,7 +37,30 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
         rf"\1\2{REDACTED}",
     ),
     (re.compile(r"(?i)\b((?:access_|csrf_|admin_)?token|listingeval_session)=[^&\s\"';]*"), rf"\1={REDACTED}"),
+    # Userinfo in an address (`OPENAI_BASE_URL=http://user:password@gateway/v1`).
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@\"'<>]+@"), rf"\1{REDACTED}@"),
 )
+# HTTP clients that log every call at INFO with its full address (the OpenAI SDK's is httpx2): the
+# access line per request already says what happened, and the address may hold credentials.
+QUIET_LOGGERS = ("httpx", "httpcore", "httpx2", "httpcore2")
+# Controls in logged text (a path may carry %0A or %1B): a raw newline would let a request forge a
+# whole log line in the text format, and escape sequences would reach the terminal of whoever reads it.
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_C1 = re.compile(r"[\x7f-\x9f]")  # what json.dumps(ensure_ascii=False) leaves raw
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def escape_controls(text: str) -> str:
+    """`text` on one line, with every control character written as an escape."""
+    return _CONTROLS.sub(lambda m: _NAMED.get(m.group(), f"\\x{ord(m.group()):02x}"), text)
+
+
+def _json_text(value: Any) -> str:
+    """JSON without raw control characters (C0 are escaped by json.dumps, C1 here)."""
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return _C1.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 # Attributes every LogRecord has; anything else on a record came in through `extra=` and is a field.
 _RESERVED = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime", "color_message"}
 
@@ -88,7 +111,7 @@ class JsonFormatter(_Redacting):
         entry |= self.fields(record)
         if record.exc_info:
             entry["exc"] = self.clean(self.formatException(record.exc_info))
-        line = json.dumps(entry, ensure_ascii=False, default=str)
+        line = _json_text(entry)
         # The fields are clean already; only the literal secrets are looked for again, as patterns could cut JSON.
         for secret in self.secrets:
             line = line.replace(secret, REDACTED)
@@ -100,10 +123,9 @@ class TextFormatter(_Redacting):
 
     def format(self, record: logging.LogRecord) -> str:
         """The record as one line of text (a traceback follows on its own lines), redacted."""
-        extras = " ".join(
-            f"{k}={json.dumps(v, ensure_ascii=False, default=str)}" for k, v in self.fields(record).items()
-        )
-        line = f"{self.when(record)} {record.levelname:<7} {record.name} {self.clean(record.getMessage())}"
+        extras = " ".join(f"{k}={_json_text(v)}" for k, v in self.fields(record).items())
+        message = escape_controls(self.clean(record.getMessage()))
+        line = f"{self.when(record)} {record.levelname:<7} {record.name} {message}"
         line += f" {extras}" if extras else ""
         if record.exc_info:
             line += "\n" + self.clean(self.formatException(record.exc_info))
@@ -128,8 +150,7 @@ def configure(log_format: LogFormat = "json", level: str = "info", secrets: Iter
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers = []
         logging.getLogger(name).propagate = True
-    # httpx logs every model call at INFO; the access line per request already says what happened.
-    for name in ("httpx", "httpcore"):
+    for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
     logging.captureWarnings(True)
 

@@ -55,11 +55,12 @@ class ReviewRecord(BaseModel):
 def _review_form() -> dict[str, Any]:
     """The review page's form: who, which extraction, and per field `<field>.right` or `<field>.value`."""
     properties: dict[str, Any] = {
-        "extraction_id": {**_TEXT, "description": "The extraction reviewed."},
-        "annotator": {**_TEXT, "description": "Who reviews."},
+        # The bounds of ReviewInput, which the form is read into.
+        "extraction_id": {**_TEXT, "minLength": 1, "maxLength": 32, "description": "The extraction reviewed."},
+        "annotator": {**_TEXT, "minLength": 1, "maxLength": 200, "description": "Who reviews."},
         "strategy": {"enum": list(STRATEGIES), "description": "The sampling strategy of the next item."},
         "include_reviewed": {"enum": ["1"], "description": "Also serve items others reviewed."},
-        "comment": _TEXT,
+        "comment": {**_TEXT, "maxLength": 4000},
         CSRF_FIELD: {**_TEXT, "description": "The session's CSRF token (signed-in browsers)."},
     }
     for name in FIELDS:
@@ -158,9 +159,10 @@ async def review_page(
 ) -> HTMLResponse:
     """The next extraction for this annotator under the chosen sampling strategy, leased to them."""
     chosen = _strategy(strategy)
-    # Skipping changes the queue, so a skip link followed from another site is refused like a forged post.
+    # Serving an annotator leases an item and skipping releases one: both change the queue, so a page
+    # (or <img>) from another site, which could lease every item under made-up names, is refused like a forged post.
     problem = cross_site_problem(request.headers, request.url.scheme, config.public_origin)
-    if skip and problem:
+    if (skip or annotator.strip()) and problem:
         raise ApiError(403, "csrf", f"refused: {problem}")
     nonce = secrets.token_urlsafe(16)
     headers = {"Content-Security-Policy": f"{CSP}; script-src 'nonce-{nonce}'; connect-src 'self'"}
