@@ -17,7 +17,8 @@ import sqlalchemy as sa
 
 from extractor.cli import main
 from tests.fakes.server import FakeOpenAI
-from tests.service.conftest import png
+from tests.fakes.tcp_proxy import TcpProxy
+from tests.service.conftest import DEFAULT_PG_URL, PG_URL_ENV, png
 
 pytestmark = pytest.mark.service
 
@@ -179,15 +180,61 @@ def test_serve_logs_no_model_call_lines_and_no_credentials_of_the_base_url(
 UNREACHABLE_DB = "postgresql+psycopg://postgres:pg-s3cret@127.0.0.1:1/nowhere"
 
 
-def test_serve_with_the_database_down_says_so_in_one_log_line(tmp_path: Path, fake_openai_env: FakeOpenAI) -> None:
+def test_serve_with_the_database_down_retries_then_says_so_in_one_log_line(
+    tmp_path: Path, fake_openai_env: FakeOpenAI
+) -> None:
     # It used to end in a bare 100-line traceback on stderr, outside the log format.
-    command = [sys.executable, "-m", "extractor.cli", "serve", "--port", str(_free_port()), "--db", UNREACHABLE_DB]
+    port = str(_free_port())
+    command = [
+        sys.executable,
+        "-m",
+        "extractor.cli",
+        "serve",
+        "--port",
+        port,
+        "--db",
+        UNREACHABLE_DB,
+        "--wait-for-db",
+        "2",
+    ]
+    started = time.monotonic()
     done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 1
+    assert done.returncode == 1 and time.monotonic() - started < 20
     lines = [json.loads(line) for line in done.stderr.splitlines() if line.strip()]  # every line is JSON
     errors = [e for e in lines if e["level"] == "error"]
     assert len(errors) == 1 and "could not be migrated" in errors[0]["message"], done.stderr
     assert "OperationalError" in errors[0]["message"] and "pg-s3cret" not in done.stderr
+    retries = [e for e in lines if "cannot be reached yet" in e["message"]]
+    assert 1 <= len(retries) <= 3 and all(e["level"] == "warning" for e in retries), done.stderr
+
+
+def test_serve_started_during_an_outage_comes_up_when_the_database_does(
+    tmp_path: Path, fake_openai_env: FakeOpenAI
+) -> None:
+    url = sa.make_url(os.environ.get(PG_URL_ENV, DEFAULT_PG_URL))
+    schema = f"listingeval_cli_{secrets.token_hex(5)}"
+    admin = sa.create_engine(url)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        with TcpProxy(url.host or "127.0.0.1", url.port or 5432) as proxy:
+            proxied = url.set(host="127.0.0.1", port=proxy.port, query={"options": f"-csearch_path={schema}"})
+            proxy.cut(8.0)  # longer than serve takes to import and reach its first connection
+            started = time.monotonic()
+            process, base = _start(tmp_path, dict(os.environ), "--db", proxied.render_as_string(hide_password=False))
+            assert time.monotonic() - started >= 7.5  # it waited for the database
+            assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200
+            log = _stop(process)
+        assert "cannot be reached yet" in log and '"level": "error"' not in log, log
+        with admin.connect() as conn:
+            tables = conn.execute(
+                sa.text("SELECT count(*) FROM information_schema.tables WHERE table_schema = :s"), {"s": schema}
+            ).scalar_one()
+        assert tables > 0  # migrated once it could
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
 
 
 def test_db_upgrade_with_the_database_down_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:

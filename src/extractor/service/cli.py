@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 import os
 import sys
+import time
 from datetime import datetime
 
 from extractor.service.config import ADMIN_TOKEN_ENV, DEFAULT_DB_URL
 
 MIN_TOKEN_CHARS = 16
+DEFAULT_DB_WAIT_S = 60.0
+MAX_DB_RETRY_DELAY_S = 10.0
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 
@@ -25,6 +29,34 @@ def _upgrade(db_url: str | None) -> str:
     finally:
         engine.dispose()
     return url
+
+
+def _upgrade_when_reachable(db_url: str, wait_s: float, log: logging.Logger) -> None:
+    """Migrate, retrying with backoff for up to `wait_s` while the database cannot be reached.
+
+    A replica that starts during an outage (or with its database) comes up when the database
+    does, instead of needing a supervisor to restart it; results a killed replica left in the
+    outbox are then drained. Other errors (a bad migration, a wrong URL) fail at once.
+    """
+    from extractor.service.storage.db import UNAVAILABLE_ERRORS
+
+    deadline = time.monotonic() + wait_s
+    delay = 0.5
+    while True:
+        try:
+            _upgrade(db_url)
+            return
+        except UNAVAILABLE_ERRORS as exc:
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning(
+                "the database %s cannot be reached yet (%s); retrying in %g s",
+                _safe(db_url),
+                _first_line(exc),
+                delay,
+            )
+        time.sleep(delay)
+        delay = min(delay * 2, MAX_DB_RETRY_DELAY_S)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -49,7 +81,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logs.configure(args.log_format, args.log_level, secrets)
     log = logs.logger
     try:
-        _upgrade(config.db_url)
+        _upgrade_when_reachable(config.db_url, args.wait_for_db, log)
     except SQLAlchemyError as exc:
         log.error("cannot start: the database %s could not be migrated: %s", _safe(config.db_url), _first_line(exc))
         return 1
@@ -147,6 +179,17 @@ def _first_line(exc: BaseException) -> str:
     return f"{type(inner).__name__}: {lines[0] if lines else ''}"
 
 
+def _seconds(value: str) -> float:
+    """A duration in seconds for argparse: a number >= 0."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {value!r}") from None
+    if not seconds >= 0 or seconds == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds >= 0, not {value!r}")
+    return seconds
+
+
 def _safe(url: str) -> str:
     from sqlalchemy import make_url
 
@@ -165,6 +208,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default="json",
         choices=("json", "text"),
         help="one JSON object per line, or readable text (default json)",
+    )
+    serve.add_argument(
+        "--wait-for-db",
+        type=_seconds,
+        default=DEFAULT_DB_WAIT_S,
+        metavar="SECONDS",
+        help=f"retry an unreachable database at start-up this long (default {DEFAULT_DB_WAIT_S:g}; 0: fail at once)",
     )
     serve.add_argument(
         "--allow-plain-http",
