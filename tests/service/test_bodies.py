@@ -17,6 +17,7 @@ import extractor.service
 from extractor.service.api import errors
 from extractor.service.api.bodies import declared_length, read_form
 from extractor.service.app import create_app
+from extractor.service.config import ServiceConfig, Variant
 from extractor.service.storage.store import Store
 from tests.service.conftest import StubExtractor, make_config
 
@@ -32,11 +33,8 @@ def _app() -> FastAPI:
     app = FastAPI()
     errors.install(app)
 
-    class Config:
-        max_json_bytes = 1_000
-        max_upload_bytes = 1_000
-
-    app.state.config = Config()
+    variants = (Variant("default", "m", "default", 1.0),)
+    app.state.config = ServiceConfig(variants=variants, max_json_bytes=1_000, max_upload_bytes=1_000)
 
     @app.post("/form")
     async def form(request: Request) -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 import urllib.error
@@ -343,3 +344,71 @@ def test_healthz_answers_while_large_json_bodies_are_parsed(store: Store) -> Non
     assert heavy_codes and set(heavy_codes) == {400}  # parsed in full, then refused for the extra key
     assert over_codes and set(over_codes) <= {413, 0}
     assert max(busy) < 0.5, f"/healthz took {max(busy):.3f} s under load ({quiet:.3f} s when quiet)"
+
+
+# -- slow bodies -----------------------------------------------------------------------------
+
+
+def _slow_post(base_url: str, head: bytes, pieces: list[bytes], pause_s: float) -> tuple[int, bytes, float]:
+    """Send a request's headers, then its body a piece at a time with pauses; its status, body and duration."""
+    host, port = base_url.removeprefix("http://").split(":")
+    started = time.monotonic()
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(head)
+        for piece in pieces:
+            try:
+                sock.sendall(piece)
+            except OSError:  # answered and closed while we were still sending
+                break
+            time.sleep(pause_s)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    status = int(answer.split(b" ", 2)[1])
+    return status, answer.partition(b"\r\n\r\n")[2], time.monotonic() - started
+
+
+def _final_request(extraction: str, length: int) -> bytes:
+    return (
+        f"POST /v1/extractions/{extraction}/final HTTP/1.1\r\nHost: service\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
+    ).encode()
+
+
+@pytest.mark.parametrize(("pause_s", "message"), [(1.5, "stalled for 0.5 s"), (0.2, "took over 1 s")])
+def test_a_trickled_body_is_408_and_closed_instead_of_holding_the_connection(
+    store: Store, pause_s: float, message: str
+) -> None:
+    config = make_config(store, body_idle_timeout_s=0.5, body_timeout_s=1.0)
+    app = create_app(config, StubExtractor(), store=store)
+    with serving(app) as base_url:
+        extraction = httpx.post(f"{base_url}/v1/extractions", files={"image": ("a.png", png(), "image/png")}).json()
+        before = _stored(store)
+        body = json.dumps(DEFAULT_LISTING).encode()
+        pieces = [body[i : i + 8] for i in range(0, len(body), 8)]
+        status, answer, took = _slow_post(base_url, _final_request(extraction["id"], len(body)), pieces, pause_s)
+    assert status == 408 and json.loads(answer)["error"]["type"] == "request_timeout"
+    assert message in json.loads(answer)["error"]["message"]
+    assert took < 5 and _stored(store) == before
+
+
+def test_a_stalled_upload_is_408_and_stores_nothing(store: Store) -> None:
+    config = make_config(store, body_idle_timeout_s=0.5, body_timeout_s=10.0)
+    app = create_app(config, StubExtractor(), store=store)
+    boundary = "b0undary"
+    part = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\n'
+            f"Content-Type: image/png\r\n\r\n"
+        ).encode()
+        + png()
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    head = (
+        "POST /v1/extractions HTTP/1.1\r\nHost: service\r\n"
+        f"Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {len(part)}\r\n\r\n"
+    ).encode()
+    with serving(app) as base_url:
+        status, answer, took = _slow_post(base_url, head, [part[:100], part[100:]], pause_s=2.0)
+    assert status == 408 and json.loads(answer)["error"]["type"] == "request_timeout"
+    assert took < 5 and store.count() == 0

@@ -19,6 +19,10 @@ DEFAULT_SESSION_TTL_S = 12 * 3600
 DEFAULT_REVIEW_LEASE_S = 600.0
 # JSON bodies (feedback, final listings, reviews) and forms are small; this is ample for the largest.
 DEFAULT_MAX_JSON_BYTES = 256 * 1024
+# A body that stalls this long between two chunks, or takes this long in all, is answered 408:
+# a client trickling its body (slowloris) cannot hold a connection and a worker for ever.
+DEFAULT_BODY_IDLE_TIMEOUT_S = 30.0
+DEFAULT_BODY_TIMEOUT_S = 300.0
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,8 @@ class ServiceConfig:
     admin_token: str | None = None
     max_upload_bytes: int = 20 * 1024 * 1024
     max_json_bytes: int = DEFAULT_MAX_JSON_BYTES
+    body_idle_timeout_s: float = DEFAULT_BODY_IDLE_TIMEOUT_S
+    body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S
     deadline_s: float = 60.0
     model_workers: int = 64
     review_lease_s: float = DEFAULT_REVIEW_LEASE_S
@@ -90,6 +96,13 @@ def _positive_int(table: dict[str, Any], key: str, default: int) -> int:
     return value
 
 
+def _positive_seconds(table: dict[str, Any], key: str, default: float) -> float:
+    value = table.get(key, default)
+    if not isinstance(value, int | float) or isinstance(value, bool) or not 0 < value < float("inf"):
+        raise ConfigError(f"[tool.listingeval.service] {key} must be a number of seconds > 0")
+    return float(value)
+
+
 def _flag(table: dict[str, Any], key: str) -> bool:
     value = table.get(key, False)
     if not isinstance(value, bool):
@@ -122,6 +135,8 @@ def load_config(db_url: str | None = None, start: Path | None = None) -> Service
         admin_token=os.environ.get(ADMIN_TOKEN_ENV) or None,
         max_upload_bytes=int(service.get("max_upload_bytes") or settings.max_bytes),
         max_json_bytes=_positive_int(service, "max_json_bytes", DEFAULT_MAX_JSON_BYTES),
+        body_idle_timeout_s=_positive_seconds(service, "body_idle_timeout_s", DEFAULT_BODY_IDLE_TIMEOUT_S),
+        body_timeout_s=_positive_seconds(service, "body_timeout_s", DEFAULT_BODY_TIMEOUT_S),
         deadline_s=float(service.get("deadline_s") or settings.timeout_s),
         model_workers=int(service.get("model_workers") or 64),
         review_lease_s=float(service.get("review_lease_s") or DEFAULT_REVIEW_LEASE_S),

@@ -41,6 +41,14 @@ def too_large(limit: int, what: str = "request body") -> ApiError:
     return error
 
 
+class SlowBody(ApiError):
+    """A 408: the body stalled or took too long in all; the connection is closed."""
+
+    def __init__(self, seconds: float, what: str):
+        super().__init__(408, "request_timeout", f"the request body {what} {seconds:g} s: send it without pauses")
+        self.headers["Connection"] = "close"
+
+
 def declared_length(request: Request) -> int | None:
     """The Content-Length header as a number, or None when absent or not a number."""
     value = request.headers.get("content-length")
@@ -53,15 +61,33 @@ async def _drain(chunks: AsyncIterator[bytes], received: int, bound: int) -> Non
             received += len(chunk)
             if received > bound:
                 return
-    except ClientDisconnect:
+    except (ClientDisconnect, SlowBody):  # the answer being drained for stays the answer
         return
+
+
+async def timed_stream(request: Request) -> AsyncGenerator[bytes, None]:
+    """The body's chunks, raising a 408 when one is late by the idle timeout or all take over the total."""
+    config = get_config(request)
+    idle_s, total_s = config.body_idle_timeout_s, config.body_timeout_s
+    deadline = anyio.current_time() + total_s
+    chunks = request.stream().__aiter__()
+    while True:
+        left = deadline - anyio.current_time()
+        with anyio.move_on_after(min(idle_s, left)) as waited:
+            try:
+                chunk = await chunks.__anext__()
+            except StopAsyncIteration:
+                return
+        if waited.cancelled_caught:
+            raise SlowBody(idle_s, "stalled for") if idle_s < left else SlowBody(total_s, "took over")
+        yield chunk
 
 
 async def limited_chunks(request: Request, limit: int, error: ApiError | None = None) -> AsyncGenerator[bytes, None]:
     """The body's chunks; once over `limit`, drain a bounded amount and raise the 413 (`error`)."""
     refusal = error or too_large(limit)
     declared = declared_length(request)
-    chunks = request.stream()
+    chunks = timed_stream(request)
     if declared is not None and declared > limit:
         if declared <= drain_bound(limit):
             await _drain(chunks, 0, drain_bound(limit))
@@ -83,7 +109,7 @@ async def discard_body(request: Request, limit: int) -> None:
     if declared is not None and declared > drain_bound(limit):
         return
     try:
-        await _drain(request.stream(), 0, drain_bound(limit))
+        await _drain(timed_stream(request), 0, drain_bound(limit))
     except RuntimeError:  # already read by someone else: nothing left to drop
         return
 
