@@ -17,11 +17,17 @@ _MARKUP = {
     "*": "\\*",
     "[": "\\[",
     "]": "\\]",
+    "~": "\\~",
+    "$": "\\$",
 }
 _MARKUP_RE = re.compile("|".join(re.escape(c) for c in _MARKUP))
 # Autolinks: a scheme before ":" (http:, mailto:, xmpp: ...), "www." and "://"; issue references.
 _SCHEME = re.compile(r"(?i)(?<![a-z0-9])(https?|ftps?|mailto|xmpp|www)(?=[:.])")
 _ISSUE = re.compile(r"(?i)(#|\bgh-)(?=\d)")
+# An underscore between two letters or digits cannot emphasise (snake_case ids stay readable); others can.
+_EMPHASIS_UNDERSCORE = re.compile(r"(?<![^\W_])_|_(?![^\W_])")
+# What opens a heading, a list, a quote or a thematic break when it starts a line or a list item.
+_LEADING_BLOCK = re.compile(r"^(?:[#+=-]|\d{1,9}(?=[.)]))")
 
 
 def defuse(text: str) -> str:
@@ -35,7 +41,15 @@ def escape_inline(value: object) -> str:
     """Neutralise what GitHub would read as HTML, code or link markup, mentions or autolinks in running text."""
     text = _CONTROL.sub(" ", str(value))
     text = " ".join(text.split())
-    return defuse(_MARKUP_RE.sub(lambda m: _MARKUP[m.group(0)], text))
+    text = _MARKUP_RE.sub(lambda m: _MARKUP[m.group(0)], text)
+    text = _EMPHASIS_UNDERSCORE.sub(r"\\_", text)
+    return defuse(_LEADING_BLOCK.sub(_escape_block_marker, text))
+
+
+def _escape_block_marker(match: re.Match[str]) -> str:
+    marker = match.group(0)
+    # "12." opens an ordered list: the escape goes before its dot; "#", "-", "+", "=" are escaped themselves.
+    return marker + "\\" if marker.isdigit() else "\\" + marker
 
 
 def escape_cell(value: object, limit: int = CELL_LIMIT) -> str:
