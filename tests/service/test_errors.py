@@ -105,6 +105,7 @@ NUL_ROUTES = [
     ("GET", "/dashboard/logs?page=1%00", {"headers": AUTH}),
     ("GET", "/dashboard/extractions/a%00b", {"headers": AUTH}),
     ("GET", "/dashboard/extractions/a%00b/image", {"headers": AUTH}),
+    ("GET", "/login?next=/a%00b", {}),
 ]
 
 

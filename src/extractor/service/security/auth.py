@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from extractor.service.api import openapi
-from extractor.service.api.bodies import read_form
+from extractor.service.api.bodies import clean_request, read_form
 from extractor.service.api.errors import ApiError, error_response
 from extractor.service.api.logs import logger
 from extractor.service.config import ADMIN_TOKEN_ENV, ServiceConfig
@@ -23,7 +23,7 @@ from extractor.service.storage.revocations import Revocations
 
 COOKIE = sessions.COOKIE
 DEFAULT_NEXT = "/dashboard"
-router = APIRouter()
+router = APIRouter(dependencies=[Depends(clean_request)])
 
 
 def _configured(config: ServiceConfig) -> str:
@@ -190,6 +190,8 @@ async def login(request: Request, config: ConfigDep) -> Response:
 )
 async def logout(request: Request, config: ConfigDep, revocations: RevocationsDep) -> Response:
     """Sign the session out for good and drop its cookie (a live session must send its CSRF token)."""
+    # Read with or without a session, so that a malformed form is a 400 either way, as documented.
+    await read_form(request)
     session = await current_session(request, config, revocations)
     if session is not None:
         await csrf.check_token(request, session.csrf_token(_key(config)))
