@@ -3,10 +3,12 @@
 Routes that read their body through the bounded readers in `bodies.py` declare it with
 `openapi_extra`, so FastAPI documents the body without reading it. Errors are documented with
 the service's error model, and FastAPI's default 422 is dropped: validation errors answer 400.
+Every text a request carries is documented without NUL, which the service refuses (`_refuse_nul`).
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -48,6 +50,24 @@ ADMIN_OFF = "The admin endpoints are off (no admin token is set)."
 ADMIN_503 = {503: f"{ADMIN_OFF[:-1]}, or the database is unavailable."}
 HTML = {"text/html": {"schema": {"type": "string"}}}
 _VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
+# Text without NUL: `bodies.check_text` refuses a NUL in every text a request carries. It refuses a lone
+# surrogate too, which no pattern says portably (ECMA-262 patterns match UTF-16 code units, pairs included).
+NO_NUL = "^[^\\x00]*$"
+# A value of any JSON type, so long as its strings and keys hold no NUL.
+JSON_VALUE = "JsonValue"
+_JSON_VALUE_SCHEMA: dict[str, Any] = {
+    "description": "Any JSON value whose strings and keys hold no NUL character.",
+    "anyOf": [
+        {"type": ["null", "boolean", "number"]},
+        {"type": "string", "pattern": NO_NUL},
+        {"type": "array", "items": {"$ref": REF_TEMPLATE.format(model=JSON_VALUE)}},
+        {
+            "type": "object",
+            "propertyNames": {"pattern": NO_NUL},
+            "additionalProperties": {"$ref": REF_TEMPLATE.format(model=JSON_VALUE)},
+        },
+    ],
+}
 # Models referred to outside FastAPI's knowledge (bodies read by the routes, the error model).
 _MODELS: dict[str, type[BaseModel]] = {}
 
@@ -83,9 +103,18 @@ def json_body(model: type[BaseModel]) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
-def form_body(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
-    """`openapi_extra` declaring a form body, urlencoded or multipart, of text fields."""
-    schema = {"type": "object", "properties": properties, "required": required}
+def form_body(properties: dict[str, Any], required: list[str], **constraints: Any) -> dict[str, Any]:
+    """`openapi_extra` declaring a form body, urlencoded or multipart, of text fields (and further `constraints`).
+
+    Fields beyond `properties` are ignored, but read (and their text checked) like the others.
+    """
+    schema = {
+        "type": "object",
+        "properties": properties,
+        "required": required,
+        "additionalProperties": {"type": "string"},
+        **constraints,
+    }
     content = {
         media_type: {"schema": schema} for media_type in ("application/x-www-form-urlencoded", "multipart/form-data")
     }
@@ -106,16 +135,19 @@ def one_of(choices: Iterable[str], description: str) -> Any:
 
 def build(app: FastAPI) -> dict[str, Any]:
     """The app's OpenAPI document: FastAPI's, plus the self-read bodies and security schemes, minus 422."""
-    spec = get_openapi(
-        title=app.title,
-        version=app.version,
-        openapi_version=app.openapi_version,
-        summary=app.summary,
-        description=app.description,
-        routes=app.routes,
-        tags=app.openapi_tags,
-        servers=app.servers,
-        separate_input_output_schemas=app.separate_input_output_schemas,
+    # A copy: FastAPI's document shares the routes' `openapi_extra` dicts, which the walks below change.
+    spec = copy.deepcopy(
+        get_openapi(
+            title=app.title,
+            version=app.version,
+            openapi_version=app.openapi_version,
+            summary=app.summary,
+            description=app.description,
+            routes=app.routes,
+            tags=app.openapi_tags,
+            servers=app.servers,
+            separate_input_output_schemas=app.separate_input_output_schemas,
+        )
     )
     components = spec.setdefault("components", {})
     schemas: dict[str, Any] = components.setdefault("schemas", {})
@@ -131,6 +163,7 @@ def build(app: FastAPI) -> dict[str, Any]:
                 _present(parameter["schema"])
     for name in _VALIDATION_SCHEMAS:
         schemas.pop(name, None)
+    _refuse_nul(spec)
     return spec
 
 
@@ -140,6 +173,75 @@ def _present(schema: dict[str, Any]) -> None:
     if isinstance(choices, list) and len(choices) == 2 and {"type": "null"} in choices:
         schema.pop("anyOf")
         schema.update(next(c for c in choices if c != {"type": "null"}))
+
+
+def _refuse_nul(spec: dict[str, Any]) -> None:
+    """Say, in every schema of what requests carry (parameters, bodies), that their text holds no NUL.
+
+    Strings (not files), the names of maps and forms, and values of any type. Responses are left
+    alone. A component a request refers to is changed where it is defined, once.
+    """
+    schemas: dict[str, Any] = spec.setdefault("components", {}).setdefault("schemas", {})
+    prefix = REF_TEMPLATE.format(model="")
+    seen: set[int] = set()
+
+    def walk(schema: Any) -> None:
+        if not isinstance(schema, dict) or id(schema) in seen:
+            return
+        seen.add(id(schema))
+        ref = schema.get("$ref")
+        if isinstance(ref, str) and ref.startswith(prefix):
+            walk(schemas.get(ref.removeprefix(prefix)))
+        if _is_any(schema):
+            schemas.setdefault(JSON_VALUE, copy.deepcopy(_JSON_VALUE_SCHEMA))
+            schema["$ref"] = REF_TEMPLATE.format(model=JSON_VALUE)
+            return
+        if _has_type(schema, "string") and schema.get("format") != "binary":
+            _exclude_nul(schema)  # a file's bytes are not text
+        if isinstance(schema.get("additionalProperties"), dict):
+            # A map, or a form: the names are the sender's text too, and checked alike.
+            names = schema.setdefault("propertyNames", {})
+            _exclude_nul(names)
+            seen.add(id(names))
+        for key in ("properties", "patternProperties", "$defs"):
+            for sub in (schema.get(key) or {}).values():
+                walk(sub)
+        for key in ("items", "additionalProperties", "contains", "not", "propertyNames"):
+            walk(schema.get(key))
+        for key in ("allOf", "anyOf", "oneOf", "prefixItems"):
+            for sub in schema.get(key) or []:
+                walk(sub)
+
+    for path in spec.get("paths", {}).values():
+        for operation in path.values():
+            for parameter in operation.get("parameters", []):
+                walk(parameter.get("schema"))
+            for media in operation.get("requestBody", {}).get("content", {}).values():
+                walk(media.get("schema"))
+
+
+_ANNOTATIONS = frozenset({"title", "description", "default", "examples", "deprecated", "readOnly", "writeOnly"})
+
+
+def _is_any(schema: dict[str, Any]) -> bool:
+    """Whether `schema` takes any JSON value: annotations only (pydantic's `Any`)."""
+    return schema.keys() <= _ANNOTATIONS
+
+
+def _has_type(schema: dict[str, Any], kind: str) -> bool:
+    declared = schema.get("type")
+    return declared == kind or (isinstance(declared, list) and kind in declared)
+
+
+def _exclude_nul(schema: dict[str, Any]) -> None:
+    """Add "no NUL" to a string schema; beside a pattern of its own, as an `allOf` (both must match)."""
+    if "enum" in schema or "const" in schema:
+        return  # fixed values, none with a NUL
+    pattern = schema.get("pattern")
+    if pattern is None:
+        schema["pattern"] = NO_NUL
+    elif pattern != NO_NUL and {"pattern": NO_NUL} not in schema.get("allOf", []):
+        schema.setdefault("allOf", []).append({"pattern": NO_NUL})
 
 
 def install(app: FastAPI) -> None:
