@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import anyio
+from annotated_types import MaxLen, MinLen
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
@@ -63,10 +64,27 @@ def _review_form() -> dict[str, Any]:
         "comment": {**_TEXT, "maxLength": 4000},
         CSRF_FIELD: {**_TEXT, "description": "The session's CSRF token (signed-in browsers)."},
     }
+    verdicts: list[dict[str, Any]] = []
     for name in FIELDS:
         properties[f"{name}.right"] = {**_TEXT, "description": f"Present when {name} is right."}
-        properties[f"{name}.value"] = {**_TEXT, "description": f"The right {name}, when it is wrong."}
-    return openapi.form_body(properties, ["extraction_id", "annotator"])
+        properties[f"{name}.value"] = {**_value(name), "description": f"The right {name}, when it is wrong."}
+        verdicts += [{"required": [f"{name}.right"]}, {"required": [f"{name}.value"]}]
+    # `from_form`: a review judges at least one field (ReviewInput.fields is never empty).
+    return openapi.form_body(properties, ["extraction_id", "annotator"], anyOf=verdicts)
+
+
+def _value(name: str) -> dict[str, Any]:
+    """A right value as the form sends it: one of the field's options, or text within the field's bounds."""
+    options = _options(name)
+    if options:
+        return {"enum": options}
+    schema: dict[str, Any] = {**_TEXT}
+    for rule in Listing.model_fields[name].metadata:
+        if isinstance(rule, MinLen):
+            schema["minLength"] = rule.min_length
+        elif isinstance(rule, MaxLen):
+            schema["maxLength"] = rule.max_length
+    return schema
 
 
 def _options(name: str) -> list[str]:
