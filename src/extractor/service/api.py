@@ -19,7 +19,7 @@ from extractor.service.diff import corrected_fields
 from extractor.service.errors import ApiError, unavailable
 from extractor.service.logs import annotate
 from extractor.service.records import Rating, Status
-from extractor.service.uploads import FIELD, check_image, read_image
+from extractor.service.uploads import FIELD, accept_image, read_image
 
 router = APIRouter(dependencies=[Depends(clean_request)])
 
@@ -116,14 +116,16 @@ async def create_extraction(
         await discard_body(request, limit)
         raise ApiError(400, "bad_request", f"X-User-Id must be 1 to {MAX_USER_ID_CHARS} characters")
     user_id = x_user_id or f"anon-{uuid.uuid4().hex}"
-    upload = await read_image(request, limit)
+    raw = await read_image(request, limit)
     try:
-        await anyio.to_thread.run_sync(lambda: check_image(upload, limit))
+        # One trip to a worker thread for all the image work: stripping, the decode check, and
+        # the model's copy of the photo (made once, here, when the extractor can take it).
+        upload, prepared = await anyio.to_thread.run_sync(lambda: accept_image(raw, limit, runner.prepare))
     except ApiError:
         # Nothing is stored for a refused image; the counter keeps the rate visible.
         runner.metrics.requests.labels(runner.variant_for(user_id).name, "invalid_image").inc()
         raise
-    pending, done = await runner.run(upload, user_id)
+    pending, done = await runner.run(upload, user_id, prepared)
     annotate(variant=pending.variant, extraction_id=pending.id)
     if done.status == "ok":
         return ExtractionResult(
