@@ -118,14 +118,14 @@ async def create_extraction(
     user_id = x_user_id or f"anon-{uuid.uuid4().hex}"
     raw = await read_image(request, limit)
     try:
-        # One trip to a worker thread for all the image work: stripping, the decode check, and
-        # the model's copy of the photo (made once, here, when the extractor can take it).
-        upload, prepared = await anyio.to_thread.run_sync(lambda: accept_image(raw, limit, runner.prepare))
-    except ApiError:
-        # Nothing is stored for a refused image; the counter keeps the rate visible.
-        runner.metrics.requests.labels(runner.variant_for(user_id).name, "invalid_image").inc()
+        # The image work (stripping, the decode check, the model's copy of the photo) runs in the
+        # worker thread that stores the pending row: one trip to a thread for both.
+        pending, done = await runner.run(lambda: accept_image(raw, limit, runner.prepare), user_id)
+    except ApiError as exc:
+        if exc.type == "invalid_image":
+            # Nothing is stored for a refused image; the counter keeps the rate visible.
+            runner.metrics.requests.labels(runner.variant_for(user_id).name, "invalid_image").inc()
         raise
-    pending, done = await runner.run(upload, user_id, prepared)
     annotate(variant=pending.variant, extraction_id=pending.id)
     if done.status == "ok":
         return ExtractionResult(

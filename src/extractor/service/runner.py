@@ -36,6 +36,10 @@ log = logging.getLogger(__name__)
 _DEADLINE_SLACK_S = 0.05
 
 
+# Blocking: the upload to store (metadata stripped) and, when the extractor prepares images ahead, the model's copy.
+Accept = Callable[[], tuple[Upload, PreparedImage | None]]
+
+
 class ExtractorLike(Protocol):
     """What the service needs from an extractor: `Extractor.extract_bytes`."""
 
@@ -134,32 +138,46 @@ class Runner:
         """The user's sticky variant."""
         return assign(self.config.variants, self.config.salt, user_id)
 
-    async def run(
-        self, upload: Upload, user_id: str, prepared: PreparedImage | None = None
-    ) -> tuple[Pending, Finished]:
-        """Store a pending row, call the model under the deadline and store how it ended.
+    async def run(self, accept: Accept, user_id: str) -> tuple[Pending, Finished]:
+        """Accept the photo, store a pending row, call the model under the deadline and store how it ended.
 
-        `prepared` is the photo as `self.prepare` made it from `upload.data`; the extractor then
-        sends it as is instead of decoding the upload again.
+        `accept` (blocking) gives the upload to store and, when the extractor can take one, the
+        photo as `self.prepare` made it for the model, which is then sent as is; it may refuse
+        the photo with an ApiError, and then nothing is stored. It runs once, in the worker
+        thread that writes the pending row, just before the first write: one thread trip for both.
         A database that does not answer gives a 503 `database_unavailable` before the model is
         called; once a result is known it is stored, or kept in the outbox, and returned.
         """
         variant = self.variant_for(user_id)
-        pending = Pending(
-            id=uuid.uuid4().hex,
-            user_id=user_id,
-            variant=variant.name,
-            model=variant.model,
-            prompt_id=load_prompt(variant.prompt).id,
-            upload=upload,
-            created_at=utcnow(),
-        )
+        extraction_id = uuid.uuid4().hex
+        prompt_id = load_prompt(variant.prompt).id
+        created_at = utcnow()
+        accepted: list[tuple[Pending, PreparedImage | None]] = []
+
+        def start() -> tuple[Pending, PreparedImage | None]:
+            if not accepted:  # a retried write does not redo the image work
+                upload, prepared = accept()
+                pending = Pending(
+                    id=extraction_id,
+                    user_id=user_id,
+                    variant=variant.name,
+                    model=variant.model,
+                    prompt_id=prompt_id,
+                    upload=upload,
+                    created_at=created_at,
+                )
+                accepted.append((pending, prepared))
+            self.store.start(accepted[0][0])
+            return accepted[0]
+
         started = time.perf_counter()
         try:
-            await retry_write(lambda: self.store.start(pending), self.durability.write_delays_s)
+            pending, prepared = await retry_write(start, self.durability.write_delays_s)
         except TRANSIENT_ERRORS as exc:
-            await self._not_started(pending, exc)
+            if accepted:
+                await self._not_started(accepted[0][0], exc)
             raise _unavailable("the request could not be recorded") from None
+        upload = pending.upload
         done = Finished("error", error_type="internal", error_message="the request was interrupted")
         kept = False
         try:
