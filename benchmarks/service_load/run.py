@@ -4,7 +4,10 @@
 
 Starts the fake OpenAI server (`tests/fakes/server.py --latency-ms`), `listingeval serve` on a
 fresh SQLite file, and locust headless on 127.0.0.1 only; prints and saves (results.json) the
-request rate and the latency the service adds over the model's own (p50, p99).
+request rate, the latency the service adds over the model's own (p50, p99) and the service
+process's CPU time per extraction (`cpu_ms_per_request`, from /proc on Linux). The CPU figure
+barely moves when other work shares the machine, unlike the rate and the latencies, so it is
+the one to compare two versions by on a busy machine.
 """
 
 from __future__ import annotations
@@ -48,6 +51,36 @@ def _wait(url: str, process: subprocess.Popen[bytes], seconds: float = 30) -> No
         except httpx.TransportError:
             time.sleep(0.1)
     raise SystemExit(f"{url} did not answer within {seconds} s")
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """The user plus system CPU time a process (all its threads) has used so far; None without /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    # After the command's closing parenthesis: state is field 3, so utime (14) and stime (15) are at 11 and 12.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _extractions_counted(url: str) -> int:
+    """How many extractions the service has finished, from its own `/metrics`."""
+    text = httpx.get(f"{url}/metrics", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30).text
+    lines = (line for line in text.splitlines() if line.startswith("listingeval_requests_total{"))
+    return int(sum(float(line.rsplit(" ", 1)[1]) for line in lines))
+
+
+def _settle(url: str, seconds: float, step: float = 0.25) -> int:
+    """Wait until the calls in flight when locust stopped are finished (the count holds still); the count."""
+    deadline = time.monotonic() + seconds
+    last = _extractions_counted(url)
+    while time.monotonic() < deadline:
+        time.sleep(step)
+        now = _extractions_counted(url)
+        if now == last:
+            return now
+        last = now
+    return last
 
 
 def _percentile(ordered: list[float], q: float) -> float:
@@ -145,18 +178,27 @@ def main() -> int:
             "--loglevel",
             "WARNING",
         ]
+        service_url = f"http://127.0.0.1:{service_port}"
+        # The measured window for the CPU figure: from just before locust starts until every request
+        # it sent (those cut off at the stop included) is finished, divided by the extractions the
+        # service counted in that window. Feedback posts (one extraction in ten) are in the CPU too.
+        counted_before = _extractions_counted(service_url)
+        cpu_before = _cpu_seconds(service.pid)
         subprocess.run(locust, cwd=work, env=env, check=False)
+        counted = _settle(service_url, seconds=args.model_ms / 1000 + 30)
+        cpu_after = _cpu_seconds(service.pid)
         figures = _stats(prefix, samples)
-        metrics = httpx.get(
-            f"http://127.0.0.1:{service_port}/metrics", headers={"Authorization": f"Bearer {TOKEN}"}
-        ).text
     finally:
         for process in (service, fake):
             process.terminate()
             process.wait(timeout=15)
-    counted = sum(
-        float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines() if line.startswith("listingeval_requests_total{")
-    )
+    served = counted - counted_before
+    cpu: dict[str, Any] = {}
+    if cpu_before is not None and cpu_after is not None and served > 0:
+        cpu = {
+            "cpu_s": round(cpu_after - cpu_before, 2),
+            "cpu_ms_per_request": round((cpu_after - cpu_before) * 1000 / served, 2),
+        }
     result = {
         "users": args.users,
         "seconds": args.seconds,
@@ -166,7 +208,8 @@ def main() -> int:
         **figures,
         "added_p50_ms": round(figures["p50_ms"] - args.model_ms, 1),
         "added_p99_ms": round(figures["p99_ms"] - args.model_ms, 1),
-        "counted_in_metrics": int(counted),
+        "counted_in_metrics": counted,
+        **cpu,
     }
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

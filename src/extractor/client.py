@@ -46,10 +46,22 @@ class Extractor:
         model = model or self.settings.model
         template = load_prompt(prompt or self.settings.prompt)
         try:
-            image = prepare_image(raw, max_side=self.settings.max_side, max_bytes=self.settings.max_bytes)
+            image = self.prepare(raw)
         except InvalidImageError as exc:
             return ExtractionFailure(type="invalid_image", message=str(exc), model=model, prompt_id=template.id)
         return self.extract_image(image, model, template, deadline)
+
+    def prepare(self, raw: bytes) -> PreparedImage:
+        """The image exactly as `extract_bytes` sends it (blocking; InvalidImageError when unusable)."""
+        return prepare_image(raw, max_side=self.settings.max_side, max_bytes=self.settings.max_bytes)
+
+    def extract_prepared(
+        self, image: PreparedImage, model: str | None = None, prompt: str | None = None, deadline: float | None = None
+    ) -> Outcome:
+        """`extract_bytes` for an image already made by `prepare`: the same call, without decoding it again."""
+        return self.extract_image(
+            image, model or self.settings.model, load_prompt(prompt or self.settings.prompt), deadline
+        )
 
     def extract_image(self, image: PreparedImage, model: str, prompt: Prompt, deadline: float | None = None) -> Outcome:
         """Call the model with retries (none starting at or after `deadline`) and classify the answer."""

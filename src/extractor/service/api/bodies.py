@@ -13,7 +13,7 @@ from starlette.formparsers import FormParser, MultiPartException, MultiPartParse
 from starlette.requests import ClientDisconnect
 
 from extractor.service.api.errors import ApiError
-from extractor.service.deps import get_config
+from extractor.service.deps import config_of
 
 M = TypeVar("M", bound=pydantic.BaseModel)
 
@@ -26,7 +26,7 @@ PARSE_INLINE_BYTES = 16 * 1024
 
 def json_limit(request: Request) -> int:
     """The byte limit for JSON and form bodies (`[tool.listingeval.service] max_json_bytes`)."""
-    return get_config(request).max_json_bytes
+    return config_of(request).max_json_bytes
 
 
 def drain_bound(limit: int) -> int:
@@ -67,7 +67,7 @@ async def _drain(chunks: AsyncIterator[bytes], received: int, bound: int) -> Non
 
 async def timed_stream(request: Request) -> AsyncGenerator[bytes, None]:
     """The body's chunks, raising a 408 when one is late by the idle timeout or all take over the total."""
-    config = get_config(request)
+    config = config_of(request)
     idle_s, total_s = config.body_idle_timeout_s, config.body_timeout_s
     deadline = anyio.current_time() + total_s
     chunks = request.stream().__aiter__()
@@ -221,7 +221,7 @@ def check_request_text(request: Request) -> None:
 
 
 def _largest_limit(request: Request) -> int:
-    return max(json_limit(request), get_config(request).max_upload_bytes)
+    return max(json_limit(request), config_of(request).max_upload_bytes)
 
 
 async def clean_request(request: Request) -> None:

@@ -15,7 +15,7 @@ from extractor.service.api import openapi
 from extractor.service.api.bodies import clean_request, discard_body, read_json
 from extractor.service.api.errors import ApiError, unavailable
 from extractor.service.api.logs import annotate
-from extractor.service.api.uploads import FIELD, check_image, read_image
+from extractor.service.api.uploads import FIELD, accept_image, read_image
 from extractor.service.deps import MetricsDep, RunnerDep, StoreDep
 from extractor.service.extraction.corrections import corrected_fields
 from extractor.service.security.auth import require_admin
@@ -116,14 +116,16 @@ async def create_extraction(
         await discard_body(request, limit)
         raise ApiError(400, "bad_request", f"X-User-Id must be 1 to {MAX_USER_ID_CHARS} characters")
     user_id = x_user_id or f"anon-{uuid.uuid4().hex}"
-    upload = await read_image(request, limit)
+    raw = await read_image(request, limit)
     try:
-        await anyio.to_thread.run_sync(lambda: check_image(upload, limit))
-    except ApiError:
-        # Nothing is stored for a refused image; the counter keeps the rate visible.
-        runner.metrics.requests.labels(runner.variant_for(user_id).name, "invalid_image").inc()
+        # The image work (stripping, the decode check, the model's copy of the photo) runs in the
+        # worker thread that stores the pending row: one trip to a thread for both.
+        pending, done = await runner.run(lambda: accept_image(raw, limit, runner.prepare), user_id)
+    except ApiError as exc:
+        if exc.type == "invalid_image":
+            # Nothing is stored for a refused image; the counter keeps the rate visible.
+            runner.metrics.requests.labels(runner.variant_for(user_id).name, "invalid_image").inc()
         raise
-    pending, done = await runner.run(upload, user_id)
     annotate(variant=pending.variant, extraction_id=pending.id)
     if done.status == "ok":
         return ExtractionResult(

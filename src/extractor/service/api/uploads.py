@@ -8,14 +8,13 @@ import struct
 import warnings
 from collections.abc import Callable
 
-import anyio
 from PIL import Image, ImageOps, UnidentifiedImageError
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 
 from extractor.errors import InvalidImageError
-from extractor.images import MAX_PIXELS, prepare_image
+from extractor.images import MAX_PIXELS, PreparedImage, prepare_image
 from extractor.service.api.bodies import limited_chunks, too_large
 from extractor.service.api.errors import ApiError
 from extractor.service.storage.records import Upload
@@ -33,8 +32,8 @@ def _too_large(limit: int) -> ApiError:
     return too_large(limit, "upload")
 
 
-async def read_image(request: Request, limit: int) -> Upload:
-    """The `image` field of a multipart body; 413 while reading once over `limit` bytes."""
+async def read_image(request: Request, limit: int) -> bytes:
+    """The `image` field of a multipart body, as sent; 413 while reading once over `limit` bytes."""
     chunks = limited_chunks(request, limit + ENVELOPE_BYTES, _too_large(limit))
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         async for _ in chunks:  # read (bounded) so the client gets the 400, not a reset
@@ -56,8 +55,29 @@ async def read_image(request: Request, limit: int) -> Upload:
             raise _too_large(limit)
     finally:
         await form.close()
-    data = await anyio.to_thread.run_sync(lambda: strip_metadata(data, limit))
-    return Upload(data=data, sha256=hashlib.sha256(data).hexdigest(), content_type=sniff(data))
+    return data
+
+
+def accept_image(
+    data: bytes, limit: int, prepare: Callable[[bytes], PreparedImage] | None = None
+) -> tuple[Upload, PreparedImage | None]:
+    """The upload to store (metadata stripped) and, when `prepare` is given, the image for the model (blocking).
+
+    400 `invalid_image` unless the image decodes (`check_image`). The image is decoded once:
+    `prepare` (the extractor's own preparation) is the check when it succeeds, and its result
+    is handed to the extractor, which then does not decode the photo again. When it fails, the
+    cheap check decides as without it: a 400 and nothing stored, or an image the check passes
+    that the extractor refuses itself (stored as `invalid_image`).
+    """
+    data = strip_metadata(data, limit)
+    upload = Upload(data=data, sha256=hashlib.sha256(data).hexdigest(), content_type=sniff(data))
+    if prepare is not None:
+        try:
+            return upload, prepare(data)
+        except InvalidImageError:
+            pass
+    check_image(upload, limit)
+    return upload, None
 
 
 def check_image(upload: Upload, max_bytes: int) -> None:

@@ -70,14 +70,17 @@ class CsrfGuard:
         await response(scope, receive, send)
 
 
-def require_json(request: Request) -> None:
-    """Refuse a JSON API request whose body is not declared `application/json` (415)."""
+async def require_json(request: Request) -> None:
+    """Refuse a JSON API request whose body is not declared `application/json` (415).
+
+    `async` although it does not wait: FastAPI would run a plain `def` dependency in a thread.
+    """
     # A browser sends text/plain or a form cross-origin without asking first; application/json it cannot.
     if _media_type(request) != "application/json":
         raise ApiError(415, "unsupported_media_type", "send the body as Content-Type: application/json")
 
 
-def require_form(request: Request) -> None:
+async def require_form(request: Request) -> None:
     """Refuse a form endpoint's request that is not a form (415)."""
     if _media_type(request) not in _FORMS:
         raise ApiError(415, "unsupported_media_type", "send the form as application/x-www-form-urlencoded")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, insert, select, text, update
+from sqlalchemy import Engine, delete, func, insert, or_, select, text, update
 
 from extractor.service.storage.db import insert_ignore, write_transaction
 from extractor.service.storage.records import Finished, LogFilter, Pending, Rating, Row, utcnow
@@ -79,9 +79,7 @@ class Store:
             values["prompt_id"] = done.prompt_id
         with write_transaction(self.engine) as conn:
             updated = conn.execute(
-                update(extractions)
-                .where(extractions.c.id == extraction_id, extractions.c.status.in_(("pending", "lost")))
-                .values(values)
+                update(extractions).where(extractions.c.id == extraction_id, _UNFINISHED).values(values)
             ).rowcount
         return bool(updated)
 
@@ -180,6 +178,10 @@ class Store:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(extractions)).scalar_one())
 
+
+# Two plain comparisons rather than `IN (...)`: an IN list is an "expanding" parameter, which
+# SQLAlchemy re-renders into the cached statement on every execution (about 80 us a finish).
+_UNFINISHED = or_(extractions.c.status == "pending", extractions.c.status == "lost")
 
 _ROW_COLUMNS = (
     extractions.c.id,
