@@ -38,6 +38,7 @@ ERRORS: dict[int, str] = {
     401: "The admin credentials are missing or wrong.",
     403: "Refused: a cross-site request, or a signed-in browser's change without its CSRF token.",
     404: "No such extraction.",
+    408: "The body stalled between two chunks, or took too long in all; the connection is closed.",
     409: "The extraction has no listing to review.",
     413: "The body is over the size limit.",
     415: "The body's Content-Type is not one this route takes.",
@@ -73,7 +74,13 @@ _MODELS: dict[str, type[BaseModel]] = {}
 
 
 def error_responses(*codes: int, descriptions: Mapping[int, str] | None = None) -> dict[int | str, dict[str, Any]]:
-    """`responses=` entries for `codes`, each answered as JSON with the error model."""
+    """`responses=` entries for `codes`, each answered as JSON with the error model.
+
+    A route that reads a body (it answers 413) also answers 408 to a body that stalls: both come
+    from `api/bodies.py`, so listing 413 brings 408 with it.
+    """
+    if 413 in codes and 408 not in codes:
+        codes = tuple(sorted((*codes, 408)))
     texts = {**ERRORS, **(descriptions or {})}
     # The content is spelled out: with `model=`, FastAPI would give it the route's media type (HTML for pages).
     content = {"application/json": {"schema": {"$ref": _component(ErrorResponse)}}}
