@@ -41,7 +41,8 @@ def png(color: tuple[int, int, int] = (200, 30, 30), size: tuple[int, int] = (64
     return out.getvalue()
 
 
-def _postgres_engine() -> Iterator[sa.Engine]:
+def postgres_engine(revision: str = "head") -> Iterator[sa.Engine]:
+    """An engine on a new schema of the test PostgreSQL, migrated up to `revision`; the schema is dropped after."""
     url = os.environ.get(PG_URL_ENV, DEFAULT_PG_URL)
     schema = f"listingeval_test_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(url)
@@ -57,7 +58,7 @@ def _postgres_engine() -> Iterator[sa.Engine]:
         )
     engine = make_engine(url, connect_args={"options": f"-csearch_path={schema}"})
     try:
-        upgrade(engine)
+        upgrade(engine, revision)
         yield engine
     finally:
         engine.dispose()
@@ -70,7 +71,7 @@ def _postgres_engine() -> Iterator[sa.Engine]:
 def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[sa.Engine]:
     """A migrated database of each kind, shared by the session (tables emptied per test)."""
     if request.param == "postgresql":
-        yield from _postgres_engine()
+        yield from postgres_engine()
         return
     path = tmp_path_factory.mktemp("sqlite") / "listingeval.db"
     engine = make_engine(f"sqlite:///{path}")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +19,7 @@ from extractor.service.storage.records import utcnow
 from extractor.service.storage.store import Store
 from extractor.service.storage.tables import extractions, images
 from tests.fakes.server import FakeOpenAI
-from tests.service.conftest import DEFAULT_PG_URL, PG_URL_ENV
+from tests.service.conftest import postgres_engine
 
 pytestmark = pytest.mark.service
 
@@ -237,20 +235,7 @@ def database_at_0003(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator
         yield engine
         engine.dispose()
         return
-    url = os.environ.get(PG_URL_ENV, DEFAULT_PG_URL)
-    schema = f"listingeval_old_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(url)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    engine = make_engine(url, connect_args={"options": f"-csearch_path={schema}"})
-    try:
-        upgrade(engine, "0003")
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    yield from postgres_engine("0003")
 
 
 def _old_row(conn: sa.Connection, data: bytes, extraction_id: str) -> str:
