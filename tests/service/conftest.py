@@ -9,9 +9,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import fastapi.routing
 import openai
 import pytest
 import sqlalchemy as sa
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from PIL import Image
 
@@ -167,3 +170,12 @@ def db_path(store: Store) -> Path | None:
     """The SQLite file behind the store, if any."""
     database = store.engine.url.database
     return Path(database) if store.engine.url.get_backend_name() == "sqlite" and database else None
+
+
+def api_routes(app: FastAPI) -> list[APIRoute]:
+    """Every API route of `app`, included routers' routes too."""
+    # FastAPI versions differ in how included routers are kept; newer ones list them through route contexts.
+    iterate = getattr(fastapi.routing, "iter_route_contexts", None)
+    if iterate is None:
+        return [route for route in app.routes if isinstance(route, APIRoute)]
+    return [context.route for context in iterate(app.routes) if isinstance(context.route, APIRoute)]

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi import FastAPI, Request
-from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from starlette.routing import BaseRoute
 
 import extractor.service
 from extractor.service.api import errors
@@ -19,7 +16,7 @@ from extractor.service.api.bodies import declared_length, read_form
 from extractor.service.app import create_app
 from extractor.service.config import ServiceConfig, Variant
 from extractor.service.storage.store import Store
-from tests.service.conftest import StubExtractor, make_config
+from tests.service.conftest import StubExtractor, api_routes, make_config
 
 pytestmark = pytest.mark.service
 
@@ -49,19 +46,9 @@ def client() -> TestClient:
     return TestClient(_app(), raise_server_exceptions=False)
 
 
-def _api_routes(routes: Iterable[BaseRoute]) -> Iterator[APIRoute]:
-    """Every APIRoute, looking inside included routers (FastAPI 0.16x keeps them as one entry each)."""
-    for route in routes:
-        if isinstance(route, APIRoute):
-            yield route
-        included = getattr(route, "original_router", None)
-        if included is not None:
-            yield from _api_routes(included.routes)
-
-
 def test_no_route_of_the_service_has_a_body_that_fastapi_reads_unbounded(store: Store) -> None:
     app = create_app(make_config(store), extractor=StubExtractor(), store=store)
-    routes = list(_api_routes(app.routes))
+    routes = api_routes(app)
     assert len(routes) > 10
     parsed_by_fastapi = [f"{sorted(route.methods)} {route.path}" for route in routes if route.body_field is not None]
     assert parsed_by_fastapi == [], "read these bodies with extractor.service.api.bodies instead (bounded)"

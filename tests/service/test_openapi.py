@@ -7,12 +7,10 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import fastapi.routing
 import pytest
 import schemathesis
 import sqlalchemy as sa
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
@@ -35,7 +33,7 @@ from extractor.service.extraction.runner import ExtractorLike
 from extractor.service.storage.records import Finished, Pending, Upload, utcnow
 from extractor.service.storage.store import Store
 from tests.fakes.shapes import DEFAULT_LISTING
-from tests.service.conftest import ADMIN_TOKEN, AUTH, StubExtractor, make_config, png
+from tests.service.conftest import ADMIN_TOKEN, AUTH, StubExtractor, api_routes, make_config, png
 
 pytestmark = pytest.mark.service
 
@@ -57,10 +55,7 @@ STORED_ID = "5eed" * 8
 
 def _routes(app: FastAPI) -> list[tuple[str, set[str]]]:
     """Every API route's path and methods, included routers' routes too."""
-    # FastAPI versions differ in how included routers are kept; newer ones list them through route contexts.
-    iterate = getattr(fastapi.routing, "iter_route_contexts", None)
-    routes: list[Any] = list(iterate(app.routes)) if iterate else [r for r in app.routes if isinstance(r, APIRoute)]
-    return [(r.path, set(r.methods)) for r in routes if r.path != app.openapi_url]
+    return [(r.path, set(r.methods)) for r in api_routes(app) if r.path != app.openapi_url]
 
 
 def test_the_document_is_served_and_lists_every_route(client: TestClient) -> None:
