@@ -55,14 +55,6 @@ class Extractor:
         """The image exactly as `extract_bytes` sends it (blocking; InvalidImageError when unusable)."""
         return prepare_image(raw, max_side=self.settings.max_side, max_bytes=self.settings.max_bytes)
 
-    def extract_prepared(
-        self, image: PreparedImage, model: str | None = None, prompt: str | None = None, deadline: float | None = None
-    ) -> Outcome:
-        """`extract_bytes` for an image already made by `prepare`: the same call, without decoding it again."""
-        return self.extract_image(
-            image, model or self.settings.model, load_prompt(prompt or self.settings.prompt), deadline
-        )
-
     def extract_image(self, image: PreparedImage, model: str, prompt: Prompt, deadline: float | None = None) -> Outcome:
         """Call the model with retries (none starting at or after `deadline`) and classify the answer."""
         started = time.perf_counter()

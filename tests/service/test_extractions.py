@@ -128,25 +128,13 @@ def test_invalid_image_is_400_and_not_stored(client: TestClient, store: Store, f
     assert _metric(client, 'listingeval_requests_total{status="invalid_image",variant="default"}') == 1
 
 
-def test_the_photo_is_decoded_once_for_the_check_and_the_model(
-    client: TestClient, store: Store, fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    opened: list[int] = []
-    real_open = images._open
-
-    def counting_open(raw: bytes, draft_side: int | None = None) -> Any:
-        opened.append(len(raw))
-        return real_open(raw, draft_side)
-
-    monkeypatch.setattr(images, "_open", counting_open)
+def test_the_model_gets_the_stored_photo_as_prepared(client: TestClient, store: Store, fake_openai: FakeOpenAI) -> None:
     response = upload(client, png((40, 80, 120)))
     assert response.status_code == 200, response.text
-    assert len(opened) == 1
     row = store.get(response.json()["id"])
     stored = store.image(row.image_sha256 or "") if row else None
     assert stored is not None
-    sent = fake_openai.requests[-1].images
-    assert sent == (images.prepare_image(stored[0]).data,)
+    assert fake_openai.requests[-1].images == (images.prepare_image(stored[0]).data,)
 
 
 def test_slow_model_hits_the_deadline_and_keeps_the_row(

@@ -118,9 +118,9 @@ async def create_extraction(
     user_id = x_user_id or f"anon-{uuid.uuid4().hex}"
     raw = await read_image(request, limit)
     try:
-        # The image work (stripping, the decode check, the model's copy of the photo) runs in the
-        # worker thread that stores the pending row: one trip to a thread for both.
-        pending, done = await runner.run(lambda: accept_image(raw, limit, runner.prepare), user_id)
+        # The image work (stripping, the decode check) runs in the worker thread that stores the
+        # pending row: one trip to a thread for both.
+        pending, done = await runner.run(lambda: accept_image(raw, limit), user_id)
     except ApiError as exc:
         if exc.type == "invalid_image":
             # Nothing is stored for a refused image; the counter keeps the rate visible.

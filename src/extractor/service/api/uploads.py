@@ -14,7 +14,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 
 from extractor.errors import InvalidImageError
-from extractor.images import MAX_PIXELS, PreparedImage, prepare_image
+from extractor.images import MAX_PIXELS, prepare_image
 from extractor.service.api.bodies import limited_chunks, too_large
 from extractor.service.api.errors import ApiError
 from extractor.service.storage.records import Upload
@@ -58,26 +58,12 @@ async def read_image(request: Request, limit: int) -> bytes:
     return data
 
 
-def accept_image(
-    data: bytes, limit: int, prepare: Callable[[bytes], PreparedImage] | None = None
-) -> tuple[Upload, PreparedImage | None]:
-    """The upload to store (metadata stripped) and, when `prepare` is given, the image for the model (blocking).
-
-    400 `invalid_image` unless the image decodes (`check_image`). The image is decoded once:
-    `prepare` (the extractor's own preparation) is the check when it succeeds, and its result
-    is handed to the extractor, which then does not decode the photo again. When it fails, the
-    cheap check decides as without it: a 400 and nothing stored, or an image the check passes
-    that the extractor refuses itself (stored as `invalid_image`).
-    """
+def accept_image(data: bytes, limit: int) -> Upload:
+    """The upload to store, metadata stripped; 400 `invalid_image` unless it decodes (blocking)."""
     data = strip_metadata(data, limit)
     upload = Upload(data=data, sha256=hashlib.sha256(data).hexdigest(), content_type=sniff(data))
-    if prepare is not None:
-        try:
-            return upload, prepare(data)
-        except InvalidImageError:
-            pass
     check_image(upload, limit)
-    return upload, None
+    return upload
 
 
 def check_image(upload: Upload, max_bytes: int) -> None:

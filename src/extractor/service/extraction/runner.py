@@ -13,11 +13,10 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, TypeVar
 
 import anyio
 
-from extractor.images import PreparedImage
 from extractor.outcome import Extraction, Outcome
 from extractor.prompts import load_prompt
 from extractor.service.api.errors import ApiError
@@ -36,25 +35,14 @@ log = logging.getLogger(__name__)
 _DEADLINE_SLACK_S = 0.05
 
 
-# Blocking: the upload to store (metadata stripped) and, when the extractor prepares images ahead, the model's copy.
-Accept = Callable[[], tuple[Upload, PreparedImage | None]]
+# Blocking: the upload to store (metadata stripped), checked to decode.
+Accept = Callable[[], Upload]
 
 
 class ExtractorLike(Protocol):
     """What the service needs from an extractor: `Extractor.extract_bytes`."""
 
     def extract_bytes(self, raw: bytes, model: str | None = None, prompt: str | None = None) -> Outcome: ...
-
-
-@runtime_checkable
-class PreparingExtractor(Protocol):
-    """An extractor that can prepare the photo ahead of the call (`Extractor.prepare`, `extract_prepared`)."""
-
-    def prepare(self, raw: bytes) -> PreparedImage: ...
-
-    def extract_prepared(
-        self, image: PreparedImage, model: str | None = None, prompt: str | None = None, deadline: float | None = None
-    ) -> Outcome: ...
 
 
 # An extractor whose `extract_bytes` also takes `deadline=` (a `time.monotonic()` value) gets the
@@ -110,9 +98,6 @@ class Runner:
         self.outbox = Outbox(self.durability.outbox_dir, self.durability.outbox_max)
         self.pool = ThreadPoolExecutor(config.model_workers, thread_name_prefix="listingeval-model")
         self._takes_deadline = _takes_deadline(extractor)
-        self._preparing = extractor if isinstance(extractor, PreparingExtractor) else None
-        # The API prepares the photo with this while checking it, so the model's copy is made once.
-        self.prepare: Callable[[bytes], PreparedImage] | None = self._preparing.prepare if self._preparing else None
         self._refusing = Throttle(log)
         self._deferring = Throttle(log)
 
@@ -141,10 +126,11 @@ class Runner:
     async def run(self, accept: Accept, user_id: str) -> tuple[Pending, Finished]:
         """Accept the photo, store a pending row, call the model under the deadline and store how it ended.
 
-        `accept` (blocking) gives the upload to store and, when the extractor can take one, the
-        photo as `self.prepare` made it for the model, which is then sent as is; it may refuse
-        the photo with an ApiError, and then nothing is stored. It runs once, in the worker
-        thread that writes the pending row, just before the first write: one thread trip for both.
+        `accept` (blocking) gives the upload to store; it may refuse the photo with an ApiError,
+        and then nothing is stored. It runs once, in the worker thread that writes the pending
+        row, just before the first write: one thread trip for both. The model's copy of the photo
+        is made in the model's thread: made here, its full decode and re-encode would sit in the
+        path of every pending write and lengthen the slowest requests (benchmarks/service_load).
         A database that does not answer gives a 503 `database_unavailable` before the model is
         called; once a result is known it is stored, or kept in the outbox, and returned.
         """
@@ -152,11 +138,11 @@ class Runner:
         extraction_id = uuid.uuid4().hex
         prompt_id = load_prompt(variant.prompt).id
         created_at = utcnow()
-        accepted: list[tuple[Pending, PreparedImage | None]] = []
+        accepted: list[Pending] = []
 
-        def start() -> tuple[Pending, PreparedImage | None]:
+        def start() -> Pending:
             if not accepted:  # a retried write does not redo the image work
-                upload, prepared = accept()
+                upload = accept()
                 pending = Pending(
                     id=extraction_id,
                     user_id=user_id,
@@ -166,22 +152,22 @@ class Runner:
                     upload=upload,
                     created_at=created_at,
                 )
-                accepted.append((pending, prepared))
-            self.store.start(accepted[0][0])
+                accepted.append(pending)
+            self.store.start(accepted[0])
             return accepted[0]
 
         started = time.perf_counter()
         try:
-            pending, prepared = await retry_write(start, self.durability.write_delays_s)
+            pending = await retry_write(start, self.durability.write_delays_s)
         except TRANSIENT_ERRORS as exc:
             if accepted:
-                await self._not_started(accepted[0][0], exc)
+                await self._not_started(accepted[0], exc)
             raise _unavailable("the request could not be recorded") from None
         upload = pending.upload
         done = Finished("error", error_type="internal", error_message="the request was interrupted")
         kept = False
         try:
-            done = await self._call_model(upload, variant, prepared)
+            done = await self._call_model(upload, variant)
         except Exception as exc:
             done = Finished("error", error_type="internal", error_message=f"{type(exc).__name__}: {exc}")
             raise
@@ -226,17 +212,13 @@ class Runner:
         with contextlib.suppress(OutboxFull, OSError):
             await _in_thread(lambda: self.outbox.put(pending.id, closing, utcnow(), limit))
 
-    async def _call_model(self, upload: Upload, variant: Variant, prepared: PreparedImage | None = None) -> Finished:
+    async def _call_model(self, upload: Upload, variant: Variant) -> Finished:
         deadline_s = self.config.deadline_s
         deadline = time.monotonic() + deadline_s
         options: dict[str, Any] = {"model": variant.model, "prompt": variant.prompt}
-        call: Callable[[], Outcome]
-        if prepared is not None and self._preparing is not None:
-            call = functools.partial(self._preparing.extract_prepared, prepared, deadline=deadline, **options)
-        else:
-            if self._takes_deadline:
-                options["deadline"] = deadline
-            call = functools.partial(self.extractor.extract_bytes, upload.data, **options)
+        if self._takes_deadline:
+            options["deadline"] = deadline
+        call = functools.partial(self.extractor.extract_bytes, upload.data, **options)
         future = self.pool.submit(call)
         message = f"the model call did not finish within the {deadline_s:g} s deadline"
         try:
