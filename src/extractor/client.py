@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -31,20 +32,29 @@ class Extractor:
         # that tenacity's policy is the only one.
         self._client = client or openai.OpenAI(max_retries=0, timeout=self.settings.timeout_s)
 
-    def extract_file(self, path: Path, model: str | None = None, prompt: str | None = None) -> Outcome:
-        """Extract a listing from an image file."""
+    def extract_file(
+        self, path: Path, model: str | None = None, prompt: str | None = None, inputs: Mapping[str, Any] | None = None
+    ) -> Outcome:
+        """Extract a listing from an image file; `inputs` reach the prompt template as `inputs`."""
         try:
             raw = _read_limited(path, self.settings.max_bytes)
         except InvalidImageError as exc:
             return ExtractionFailure(type="invalid_image", message=str(exc))
-        return self.extract_bytes(raw, model=model, prompt=prompt)
+        return self.extract_bytes(raw, model=model, prompt=prompt, inputs=inputs)
 
     def extract_bytes(
-        self, raw: bytes, model: str | None = None, prompt: str | None = None, deadline: float | None = None
+        self,
+        raw: bytes,
+        model: str | None = None,
+        prompt: str | None = None,
+        deadline: float | None = None,
+        inputs: Mapping[str, Any] | None = None,
     ) -> Outcome:
         """Extract a listing from the bytes of an uploaded image, giving up at `deadline` (monotonic)."""
         model = model or self.settings.model
         template = load_prompt(prompt or self.settings.prompt)
+        if inputs:
+            template = template.with_inputs(inputs)
         try:
             image = self.prepare(raw)
         except InvalidImageError as exc:

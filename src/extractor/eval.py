@@ -15,7 +15,7 @@ from extractor.judge import judge_field
 from extractor.prompts import load_prompt
 from extractor.schema import Listing, listing_json_schema, schema_id
 from extractor.settings import Settings, load_settings
-from pytest_listingeval.task import TaskDescription, TaskResult
+from pytest_listingeval.task import CaseInput, TaskDescription, TaskResult
 
 # Used only when replaying cassettes: the SDK insists on a key, and no request leaves.
 _REPLAY_KEY = "replay-without-a-key"
@@ -63,13 +63,17 @@ class ListingTask:
             return "recording calls the API: set OPENAI_API_KEY (and OPENAI_BASE_URL for a compatible server)"
         return None
 
-    def judge(self, image: Path, rubric: str, field: str, value: Any, model: str) -> tuple[bool, str]:
-        """Grade a free-text field with a model and a rubric (a `judge` check)."""
-        return judge_field(self.extractor, image, rubric, field, value, model)
+    def case_problem(self, case: CaseInput) -> str | None:
+        """A listing is extracted from a photo: a case must give `image`."""
+        return None if case.image is not None else "a listing case needs 'image' (the seller's photo)"
 
-    def run(self, image: Path, model: str, prompt: str) -> TaskResult:
-        """Extract one listing; failures become `TaskResult.error`."""
-        outcome = self.extractor.extract_file(image, model=model, prompt=prompt)
+    def judge(self, case: CaseInput, rubric: str, field: str, value: Any, model: str) -> tuple[bool, str]:
+        """Grade a free-text field with a model and a rubric (a `judge` check)."""
+        return judge_field(self.extractor, _image(case), rubric, field, value, model)
+
+    def run(self, case: CaseInput, model: str, prompt: str) -> TaskResult:
+        """Extract one listing (the case's inputs reach the prompt template); failures become `TaskResult.error`."""
+        outcome = self.extractor.extract_file(_image(case), model=model, prompt=prompt, inputs=case.variables())
         usage = {
             "input_tokens": outcome.usage.input_tokens,
             "output_tokens": outcome.usage.output_tokens,
@@ -84,6 +88,12 @@ class ListingTask:
         if outcome.code:
             error["code"] = outcome.code
         return TaskResult(output=None, error=error, latency_ms=outcome.latency_ms, usage=usage)
+
+
+def _image(case: CaseInput) -> Path:
+    if case.image is None:  # refused at collection by `case_problem`
+        raise ValueError(f"case {case.id!r} gives no image")
+    return case.image
 
 
 task = ListingTask()

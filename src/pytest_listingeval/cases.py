@@ -15,9 +15,10 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from pytest_listingeval.checks import Check, CheckSpecError, parse_spec
 from pytest_listingeval.plain import jsonable
+from pytest_listingeval.task import CaseInput
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif"})
-_CASE_KEYS = frozenset({"image", "expected", "critical", "tags", "notes", "source"})
+_CASE_KEYS = frozenset({"image", "inputs", "expected", "critical", "tags", "notes", "source"})
 # libyaml's loader when PyYAML has it: about 8x faster than the pure-Python SafeLoader.
 _YamlLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -28,17 +29,22 @@ class CaseError(Exception):
 
 @dataclass(frozen=True)
 class Case:
-    """One evaluation case: an image and the checks its output must pass."""
+    """One evaluation case: its inputs (an image, named values, files) and the checks its output must pass."""
 
     id: str
     path: Path
-    image: Path
+    image: Path | None
     expected: dict[str, Any]
     checks: dict[str, list[Check]] = field(compare=False, repr=False)
     critical: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     notes: str = ""
     expectations: str = ""
+    inputs: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def task_input(self) -> CaseInput:
+        """What the task is given for this case."""
+        return CaseInput(id=self.id, image=self.image, inputs=self.inputs)
 
 
 def expectations_hash(expected: Mapping[str, Any], critical: Sequence[str]) -> str:
@@ -60,8 +66,9 @@ def case_id(path: Path, cases_root: Path) -> str:
 def load_case(path: Path, cases_root: Path, output_model: type[BaseModel], root: Path | None = None) -> Case:
     """Read and validate one case file, or raise CaseError naming the file.
 
-    Its image must resolve inside `root` (the project; by default the cases folder's parent),
-    so a case can never make the harness read, send and embed a file from elsewhere.
+    Its image and file inputs must resolve inside `root` (the project; by default the cases
+    folder's parent), so a case can never make the harness read, send and embed a file from
+    elsewhere.
     """
     where = path.as_posix()
     try:
@@ -71,11 +78,15 @@ def load_case(path: Path, cases_root: Path, output_model: type[BaseModel], root:
     except yaml.YAMLError as exc:
         raise CaseError(f"{where}: bad YAML: {_one_line(str(exc))}") from exc
     if not isinstance(data, dict):
-        raise CaseError(f"{where}: a case is a mapping with 'image' and 'expected'")
+        raise CaseError(f"{where}: a case is a mapping with 'expected' and 'image' or 'inputs'")
     unknown = sorted(set(data) - _CASE_KEYS)
     if unknown:
         raise CaseError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(_CASE_KEYS)}")
-    image = _image_path(data.get("image"), path, where, (root or cases_root.parent).resolve())
+    project = (root or cases_root.parent).resolve()
+    if data.get("image") is None and data.get("inputs") is None:
+        raise CaseError(f"{where}: a case needs 'image' (a file beside it) or 'inputs' (a mapping), or both")
+    image = None if data.get("image") is None else _image_path(data["image"], path, where, project)
+    inputs = _inputs(data.get("inputs"), path, where, project)
     expected = data.get("expected")
     if not isinstance(expected, dict) or not expected:
         raise CaseError(f"{where}: 'expected' must map at least one field to its check")
@@ -97,20 +108,46 @@ def load_case(path: Path, cases_root: Path, output_model: type[BaseModel], root:
         tags=tuple(_string_list(data.get("tags"), "tags", where)),
         notes=str(notes),
         expectations=expectations_hash(plain_expected, critical),
+        inputs=inputs,
     )
 
 
 def _image_path(value: Any, case_path: Path, where: str, root: Path) -> Path:
-    if not isinstance(value, str) or not value.strip():
-        raise CaseError(f"{where}: 'image' must be a path relative to the case file")
-    image = (case_path.parent / value).resolve()
-    if not image.is_relative_to(root):
-        raise CaseError(f"{where}: image {value!r} resolves to {image}, outside the project {root}")
+    image = _file_beside(value, case_path, where, root, "image")
     if image.suffix.lower() not in IMAGE_SUFFIXES:
         raise CaseError(f"{where}: image {value!r} must be one of {sorted(IMAGE_SUFFIXES)}")
-    if not image.is_file():
-        raise CaseError(f"{where}: image {value!r} not found (looked for {image})")
     return image
+
+
+def _file_beside(value: Any, case_path: Path, where: str, root: Path, what: str) -> Path:
+    """An existing file named relative to the case file, inside the project."""
+    if not isinstance(value, str) or not value.strip():
+        raise CaseError(f"{where}: {what} must be a path relative to the case file")
+    resolved = (case_path.parent / value).resolve()
+    if not resolved.is_relative_to(root):
+        raise CaseError(f"{where}: {what} {value!r} resolves to {resolved}, outside the project {root}")
+    if not resolved.is_file():
+        raise CaseError(f"{where}: {what} {value!r} not found (looked for {resolved})")
+    return resolved
+
+
+def _inputs(value: Any, case_path: Path, where: str, root: Path) -> dict[str, Any]:
+    """The `inputs:` mapping, each `{file: path}` replaced by the file's resolved path."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not value:
+        raise CaseError(f"{where}: 'inputs' must map at least one name to a value or {{file: path}}")
+    inputs: dict[str, Any] = {}
+    for name, item in value.items():
+        if not isinstance(name, str) or not name.isidentifier():
+            raise CaseError(f"{where}: input name {name!r} must be an identifier (letters, digits, _)")
+        if isinstance(item, dict) and "file" in item:
+            if set(item) != {"file"}:
+                raise CaseError(f"{where}: input {name!r}: a file input is {{file: path}} and nothing else")
+            inputs[name] = _file_beside(item["file"], case_path, where, root, f"input {name!r} file")
+        else:
+            inputs[name] = item
+    return inputs
 
 
 def _field_checks(name: Any, spec: Any, output_model: type[BaseModel], where: str) -> list[Check]:

@@ -14,7 +14,7 @@ from pytest_listingeval.checks import CheckOutcome
 from pytest_listingeval.results import CaseResult
 from pytest_listingeval.scoring import Judge, harness_failure, merge_repeats, score_case
 from pytest_listingeval.settings import HarnessSettings
-from pytest_listingeval.task import EvalTask, TaskDescription, TaskResult
+from pytest_listingeval.task import EvalTask, TaskDescription, TaskResult, run_task, takes_image_only
 
 
 def record_command(settings: HarnessSettings, case: Case, mode: str) -> str:
@@ -44,8 +44,10 @@ def _judge_for(task: EvalTask, case: Case, model: str) -> Judge | None:
     if judge is None:
         return None
 
+    given: Any = case.image if takes_image_only(judge) else case.task_input()
+
     def run(rubric: str, field_name: str, actual: Any) -> CheckOutcome:
-        passed, reason = judge(case.image, rubric, field_name, actual, model)
+        passed, reason = judge(given, rubric, field_name, actual, model)
         return CheckOutcome("judge", bool(passed), str(reason))
 
     return run
@@ -83,7 +85,7 @@ def _run_once(
     repeat: int,
     cassette_context: CassetteContext,
 ) -> CaseResult:
-    label = image_label(settings, case.image)
+    label = image_label(settings, case.image) if case.image else None
     path = cassette_path(settings.cassettes_root, description.model, description.prompt_id, case.id, repeat)
     shown = image_label(settings, path)
     judge = _judge_for(task, case, settings.judge_model or description.model)
@@ -121,7 +123,7 @@ def _run_task(task: EvalTask, description: TaskDescription, case: Case, tape: Ca
     a request that failed and then succeeded on a retry leaves a result without an error.
     """
     try:
-        result = task.run(case.image, description.model, description.prompt)
+        result = run_task(task, case.task_input(), description.model, description.prompt)
     except NoRecordedAnswer:
         raise
     except Exception as exc:

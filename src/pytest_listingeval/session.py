@@ -19,7 +19,7 @@ from pytest_listingeval.results import CaseResult
 from pytest_listingeval.runner import image_label
 from pytest_listingeval.scoring import harness_failure
 from pytest_listingeval.settings import HarnessSettings
-from pytest_listingeval.task import EvalTask, TaskDescription, TaskLoadError, load_task
+from pytest_listingeval.task import EvalTask, TaskDescription, TaskLoadError, case_problem, load_task
 
 
 def git(root: Path, *args: str) -> str | None:
@@ -89,6 +89,9 @@ class EvalSession:
     def load(self, path: Path) -> Case:
         """Load a case file and refuse duplicate ids."""
         case = load_case(path, self.settings.cases_root, self.task.output_model, self.settings.root)
+        problem = case_problem(self.task, case.task_input())
+        if problem:
+            raise CaseError(f"{path.as_posix()}: {problem}")
         other = self.seen_ids.get(case.id)
         if other is not None and other != path:
             raise CaseError(f"{path.as_posix()}: duplicate case id {case.id!r} (also {other.as_posix()})")
@@ -136,7 +139,7 @@ class EvalSession:
             )
         except (CaseError, OSError, pytest.UsageError):
             case = None
-        label = image_label(self.settings, case.image) if case else None
+        label = image_label(self.settings, case.image) if case and case.image else None
         return harness_failure(case, case_id, why, label)
 
     def gathered(self) -> list[CaseResult]:
