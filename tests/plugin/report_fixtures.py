@@ -68,6 +68,24 @@ PROMPT_DIFF = """--- baseline/default
 """
 
 
+# The shape pydantic gives a listing: enums as $defs, an optional enum as anyOf with null.
+LISTING_LIKE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "$defs": {
+        "Category": {"enum": [*CATEGORIES, "other"], "type": "string"},
+        "Color": {"enum": list(COLORS), "type": "string"},
+    },
+    "properties": {
+        "title": {"type": "string"},
+        "description": {"type": "string"},
+        "category": {"$ref": "#/$defs/Category"},
+        "color": {"anyOf": [{"$ref": "#/$defs/Color"}, {"type": "null"}]},
+        "brand": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+        "condition": {"enum": ["new", "used", "unknown"], "type": "string"},
+    },
+}
+
+
 def case_id(index: int) -> str:
     """Return the case id for a case index (folder per category)."""
     return f"{CATEGORIES[index % len(CATEGORIES)]}/item-{index:02d}"
@@ -213,7 +231,7 @@ def regression_data(n_cases: int = 40) -> dict[str, Any]:
         "prompt_id": "default-3f2a9c1d",
         "schema_id": "a1b2c3d4",
         "prompt_text": "You fill in a marketplace listing from one photo.",
-        "json_schema": {"type": "object"},
+        "json_schema": LISTING_LIKE_SCHEMA,
         "params": {"temperature": 0.2},
         "git_sha": "0123456789abcdef0123456789abcdef01234567",
         "git_dirty": False,

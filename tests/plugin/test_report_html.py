@@ -124,7 +124,8 @@ def test_sections_present(page: str) -> None:
     assert 'id="harness-errors"' in page
     assert "missing cassette" in page
     assert 'id="critical-misses"' in page
-    assert 'id="confusion-category"' in page
+    # every enum field of the output schema gets its matrix, free-text fields none
+    assert re.findall(r'<section id="confusion-([\w.\[\]*-]+)"', page) == ["category", "color", "condition"]
     assert 'class="diff__add">+Name the colour' in page
     assert 'class="diff__del">-Name the dominant' in page
     assert "retired/old-lamp" in page

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from pytest_listingeval.report import formatting as fmt
 from pytest_listingeval.results import CaseResult
@@ -35,7 +37,54 @@ class Confusion:
         return 0 if not count or not total else max(1, round(4 * count / total))
 
 
-def confusion(cases: Iterable[CaseResult], field_name: str = "category") -> Confusion | None:
+_SEGMENT = re.compile(r"([^.\[\]]+)|\[(\d+|\*)\]")
+
+
+def enum_fields(json_schema: Mapping[str, Any], names: Iterable[str]) -> list[str]:
+    """The field names (or paths such as `address.country`, `items[*].kind`) whose schema is an enum."""
+    return [name for name in names if _is_enum(_at_path(json_schema, name), json_schema)]
+
+
+def _resolve(node: Any, root: Mapping[str, Any]) -> Any:
+    """Follow a local `$ref` (`#/$defs/Name`) to the schema it names."""
+    while isinstance(node, Mapping) and isinstance(node.get("$ref"), str) and node["$ref"].startswith("#/"):
+        target: Any = root
+        for part in node["$ref"][2:].split("/"):
+            target = target.get(part) if isinstance(target, Mapping) else None
+        node = target
+    return node
+
+
+def _without_null(node: Any, root: Mapping[str, Any]) -> Any:
+    """The one non-null branch of an `anyOf` (an Optional field), else the node itself."""
+    node = _resolve(node, root)
+    if isinstance(node, Mapping) and isinstance(node.get("anyOf"), list):
+        branches = [b for b in node["anyOf"] if not (isinstance(b, Mapping) and b.get("type") == "null")]
+        if len(branches) == 1:
+            return _resolve(branches[0], root)
+    return node
+
+
+def _at_path(json_schema: Mapping[str, Any], path: str) -> Any:
+    node: Any = json_schema
+    for name, index in _SEGMENT.findall(path):
+        node = _without_null(node, json_schema)
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get("items") if index else (node.get("properties") or {}).get(name)
+    return _without_null(node, json_schema)
+
+
+def _is_enum(node: Any, root: Mapping[str, Any]) -> bool:
+    if not isinstance(node, Mapping):
+        return False
+    if isinstance(node.get("enum"), list) or "const" in node:
+        return True
+    branches = node.get("anyOf") or node.get("oneOf")
+    return isinstance(branches, list) and bool(branches) and all(_is_enum(_resolve(b, root), root) for b in branches)
+
+
+def confusion(cases: Iterable[CaseResult], field_name: str) -> Confusion | None:
     """Count expected versus actual labels over cases whose expected value is plain."""
     counts: Counter[tuple[str, str]] = Counter()
     for case in cases:

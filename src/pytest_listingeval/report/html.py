@@ -14,11 +14,9 @@ from pytest_listingeval.outcome import RunOutcome
 from pytest_listingeval.report import formatting as fmt
 from pytest_listingeval.report import run_view, table_view, view
 from pytest_listingeval.report.changes import changes_view
-from pytest_listingeval.report.confusion import confusion
+from pytest_listingeval.report.confusion import confusion, enum_fields
 from pytest_listingeval.report.gate_view import flaky_views, gate_info, inconclusive_views
 from pytest_listingeval.report.thumbnails import resolve_image, thumbnail_data_uri
-
-CONFUSION_FIELDS = ("category",)
 
 
 @lru_cache(maxsize=1)
@@ -79,7 +77,9 @@ def context(outcome: RunOutcome, root: Path) -> dict[str, Any]:
         "changes": changes_view(outcome),
         "field_rows": table_view.field_rows(outcome),
         "aggregate_rows": table_view.aggregate_rows(outcome),
-        "confusions": [c for name in CONFUSION_FIELDS if (c := confusion(outcome.cases, name))],
+        "confusions": [
+            c for name in enum_fields(config.json_schema, field_options) if (c := confusion(outcome.cases, name))
+        ],
         "cases": cases,
         "groups": groups,
         "group_labels": view.GROUP_LABELS,
