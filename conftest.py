@@ -6,4 +6,4 @@
 # classes in that map alive for the whole session.
 import httpcore  # noqa: F401
 
-pytest_plugins = ["pytester", "tests.fakes.plugin"]
+pytest_plugins = ["pytester", "tests.fakes.plugin", "extractor.pytest_plugin"]

@@ -15,7 +15,7 @@ from extractor.judge import judge_field
 from extractor.prompts import load_prompt
 from extractor.schema import Listing, listing_json_schema, schema_id
 from extractor.settings import Settings, load_settings
-from pytest_listingeval.task import CaseInput, TaskDescription, TaskResult
+from pytest_listingeval import CaseInput, TaskDescription, TaskResult
 
 # Used only when replaying cassettes: the SDK insists on a key, and no request leaves.
 _REPLAY_KEY = "replay-without-a-key"

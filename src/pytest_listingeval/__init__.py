@@ -1,1 +1,58 @@
-"""pytest-listingeval: per-field evaluation of structured LLM output, gated against a git baseline."""
+"""pytest-listingeval: per-field evaluation of structured LLM output, gated against a git baseline.
+
+The public API: what a task implements and receives, case files and their checks, cassette
+filters for the hook, and the statistics an application reuses on its own data. Everything
+else in the package may change between minor versions. None of these imports pytest, so an
+application (a service) can use them without a test runner installed.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from pytest_listingeval.cases import Case, CaseError, load_case
+from pytest_listingeval.cassettes import CassetteFilters, cassette_path
+from pytest_listingeval.checks import Check, CheckOutcome, CheckSpecError, normalise, parse_spec, run_checks
+from pytest_listingeval.results import CaseResult, CheckResult, FieldScore
+from pytest_listingeval.stats import bootstrap_interval, mcnemar_exact, paired_bootstrap, wilson_interval
+from pytest_listingeval.task import (
+    CaseInput,
+    EvalTask,
+    TaskDescription,
+    TaskLoadError,
+    TaskResult,
+    load_task,
+)
+
+try:
+    __version__ = version("listingeval")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0+unknown"
+
+__all__ = [
+    "Case",
+    "CaseError",
+    "CaseInput",
+    "CaseResult",
+    "CassetteFilters",
+    "Check",
+    "CheckOutcome",
+    "CheckResult",
+    "CheckSpecError",
+    "EvalTask",
+    "FieldScore",
+    "TaskDescription",
+    "TaskLoadError",
+    "TaskResult",
+    "__version__",
+    "bootstrap_interval",
+    "cassette_path",
+    "load_case",
+    "load_task",
+    "mcnemar_exact",
+    "normalise",
+    "paired_bootstrap",
+    "parse_spec",
+    "run_checks",
+    "wilson_interval",
+]

@@ -1,4 +1,9 @@
-"""Per-case cassettes: paths, body canonicalisation, header hygiene (docs/contracts.md, section 7)."""
+"""Per-case cassettes: paths, body canonicalisation, header hygiene (docs/contracts.md, "Cassettes").
+
+The hygiene here knows HTTP, JSON and base64 `data:` URLs, nothing of one provider's API: what
+is specific to a provider (headers worth keeping, echoed payloads to shrink) comes from the
+`pytest_listingeval_cassette_filters` hook as `CassetteFilters`.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,9 @@ import hashlib
 import json
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -20,18 +26,19 @@ from vcr.errors import CannotOverwriteExistingCassetteException, UnhandledHTTPRe
 from vcr.patch import CassettePatcherBuilder
 
 RECORD_MODES = ("none", "once", "new_episodes", "all", "rewrite")
+# Never stored, whatever a filter keeps. Every other request header is dropped too (only
+# KEEP_REQUEST_HEADERS are stored), and response headers are kept only when listed.
 SECRET_HEADERS = (
     "authorization",
+    "proxy-authorization",
     "api-key",
-    "openai-organization",
-    "openai-project",
+    "x-api-key",
     "cookie",
     "set-cookie",
 )
 KEEP_REQUEST_HEADERS = frozenset({"content-type"})
-KEEP_RESPONSE_HEADERS = frozenset(
-    {"content-type", "x-request-id", "openai-processing-ms", "openai-version", "retry-after", "retry-after-ms"}
-)
+KEEP_RESPONSE_HEADERS = frozenset({"content-type", "x-request-id", "retry-after", "retry-after-ms"})
+KEEP_RESPONSE_HEADER_PREFIXES = ("x-ratelimit-",)
 _DATA_URL = re.compile(r"data:(?P<mime>[\w.+-]+/[\w.+-]+);base64,(?P<payload>[A-Za-z0-9+/=\s]+)")
 _UNSAFE_PATH_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -44,7 +51,9 @@ NO_REQUESTS_KEY = "listingeval_no_requests"
 _NOT_CASSETTE_ARGUMENTS = ("path_transformer", "func_path_generator", "record_on_exception")
 
 __all__ = [
+    "NO_FILTERS",
     "NO_REQUESTS_KEY",
+    "CassetteFilters",
     "CassetteUse",
     "Cassettes",
     "CountingCassette",
@@ -52,6 +61,52 @@ __all__ = [
     "cassette_path",
     "use_cassette",
 ]
+
+JsonBody = Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class CassetteFilters:
+    """What a project adds to cassette hygiene for its provider's API (`pytest_listingeval_cassette_filters`).
+
+    `request_body` rewrites a parsed JSON request body before it is stored AND before two bodies
+    are compared, so it must be deterministic and keep what makes two requests different
+    (replace a large echoed payload by its hash, never drop it). `response_body` rewrites a
+    parsed JSON response body before it is stored; the task must still parse the result.
+    Both receive their own copy and return the value to keep.
+    """
+
+    keep_response_headers: frozenset[str] = frozenset()
+    request_body: JsonBody | None = None
+    response_body: JsonBody | None = None
+
+    @classmethod
+    def combine(cls, filters: Iterable[CassetteFilters | None]) -> CassetteFilters:
+        """One set of filters applying each given one in turn (headers kept by any of them)."""
+        given = [f for f in filters if f is not None]
+        if len(given) == 1:
+            return given[0]
+        return cls(
+            keep_response_headers=frozenset().union(*(f.keep_response_headers for f in given)),
+            request_body=_chain([f.request_body for f in given]),
+            response_body=_chain([f.response_body for f in given]),
+        )
+
+
+def _chain(steps: list[JsonBody | None]) -> JsonBody | None:
+    present = [step for step in steps if step is not None]
+    if not present:
+        return None
+
+    def run(data: Any) -> Any:
+        for step in present:
+            data = step(data)
+        return data
+
+    return run
+
+
+NO_FILTERS = CassetteFilters()
 
 
 def cassette_path(root: Path, model: str, prompt_id: str, case_id: str, repeat: int = 0) -> Path:
@@ -92,31 +147,12 @@ def canonical_body(body: bytes | str | None) -> bytes | str | None:
     return json.dumps(_hash_images(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def _digest(value: Any) -> str:
-    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return f"sha256:{hashlib.sha256(canonical.encode()).hexdigest()}"
-
-
-def _shrink(data: Any, as_object: bool = False) -> Any:
-    """Replace the JSON schema (sent, and echoed back by the API) by its hash: it is in every run record.
-
-    In responses the hash stays an object (`{"sha256": ...}`) so the SDK's models still see a dict.
-    """
-    if isinstance(data, dict):
-        text = data.get("text")
-        fmt = text.get("format") if isinstance(text, dict) else None
-        if isinstance(fmt, dict) and isinstance(fmt.get("schema"), dict) and "sha256" not in fmt["schema"]:
-            digest = _digest(fmt["schema"])
-            fmt["schema"] = {"sha256": digest.removeprefix("sha256:")} if as_object else digest
-    return data
-
-
-def stored_body(body: bytes | str | None) -> bytes | str | None:
-    """A request body as stored and matched: canonical JSON, images and schema replaced by hashes."""
+def stored_body(body: bytes | str | None, filters: CassetteFilters = NO_FILTERS) -> bytes | str | None:
+    """A request body as stored and matched: canonical JSON, images replaced by hashes, then `filters`."""
     canonical = canonical_body(body)
-    if not isinstance(canonical, str) or not canonical.startswith("{"):
+    if filters.request_body is None or not isinstance(canonical, str) or not canonical.startswith("{"):
         return canonical
-    data = _shrink(json.loads(canonical))
+    data = filters.request_body(json.loads(canonical))
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -155,56 +191,59 @@ def safe_uri(uri: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
-def _scrub_request(request: Any) -> Any:
-    request.uri = safe_uri(request.uri)
-    request.body = stored_body(request.body)
-    for name in list(request.headers):
-        if name.lower() not in KEEP_REQUEST_HEADERS:
-            del request.headers[name]
-    return request
+class Hygiene:
+    """vcrpy's callbacks for one set of filters: what is stored of a request and a response, and matching."""
+
+    def __init__(self, filters: CassetteFilters = NO_FILTERS) -> None:
+        self.filters = filters
+        self.keep_response_headers = KEEP_RESPONSE_HEADERS | {h.lower() for h in filters.keep_response_headers}
+
+    def scrub_request(self, request: Any) -> Any:
+        """The request as stored: no credentials in the URI, canonical body, only harmless headers."""
+        request.uri = safe_uri(request.uri)
+        request.body = stored_body(request.body, self.filters)
+        for name in list(request.headers):
+            if name.lower() not in KEEP_REQUEST_HEADERS:
+                del request.headers[name]
+        return request
+
+    def scrub_response(self, response: dict[str, Any]) -> dict[str, Any]:
+        """The response as stored: listed headers only, the body through the response filter."""
+        headers = response.get("headers", {})
+        for name in list(headers):
+            lowered = name.lower()
+            kept = lowered in self.keep_response_headers or lowered.startswith(KEEP_RESPONSE_HEADER_PREFIXES)
+            if lowered in SECRET_HEADERS or not kept:
+                del headers[name]
+        body = response.get("body", {})
+        raw = body.get("string")
+        if raw and self.filters.response_body is not None:
+            try:
+                data = json.loads(raw)
+            except ValueError:
+                return response
+            compact = json.dumps(self.filters.response_body(data), separators=(",", ":"), ensure_ascii=False)
+            body["string"] = compact.encode() if isinstance(raw, bytes) else compact
+        return response
+
+    def bodies_match(self, first: Any, second: Any) -> None:
+        """vcrpy matcher: the two requests' bodies are the same once stored."""
+        if stored_body(first.body, self.filters) != stored_body(second.body, self.filters):
+            raise AssertionError("request bodies differ")
 
 
-def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:
-    headers = response.get("headers", {})
-    for name in list(headers):
-        lowered = name.lower()
-        if lowered in SECRET_HEADERS or not (lowered in KEEP_RESPONSE_HEADERS or lowered.startswith("x-ratelimit-")):
-            del headers[name]
-    body = response.get("body", {})
-    raw = body.get("string")
-    if raw:
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            return response
-        # The API echoes the instructions and schema; the request already holds them.
-        if (
-            isinstance(data, dict)
-            and isinstance(data.get("instructions"), str)
-            and not data["instructions"].startswith("sha256:")
-        ):
-            data["instructions"] = _digest(data["instructions"])
-        compact = json.dumps(_shrink(data, as_object=True), separators=(",", ":"), ensure_ascii=False)
-        body["string"] = compact.encode() if isinstance(raw, bytes) else compact
-    return response
-
-
-def _body_matcher(first: Any, second: Any) -> None:
-    if stored_body(first.body) != stored_body(second.body):
-        raise AssertionError("request bodies differ")
-
-
-def make_vcr(record_mode: str) -> vcr.VCR:
+def make_vcr(record_mode: str, filters: CassetteFilters = NO_FILTERS) -> vcr.VCR:
     """A VCR with our hygiene and matching; `rewrite` is handled by deleting the file first."""
+    hygiene = Hygiene(filters)
     recorder = vcr.VCR(
         record_mode="new_episodes" if record_mode == "rewrite" else record_mode,
         filter_headers=list(SECRET_HEADERS),
-        before_record_request=_scrub_request,
-        before_record_response=_scrub_response,
+        before_record_request=hygiene.scrub_request,
+        before_record_response=hygiene.scrub_response,
         decode_compressed_response=True,
         match_on=("method", "path", "canonical_body"),
     )
-    recorder.register_matcher("canonical_body", _body_matcher)
+    recorder.register_matcher("canonical_body", hygiene.bodies_match)
     return recorder
 
 
@@ -341,10 +380,10 @@ class CassetteRouter:
 class Cassettes:
     """One vcrpy patch whose router hands each HTTP call to the cassette of the case that made it."""
 
-    def __init__(self, record_mode: str, per_thread: bool = False) -> None:
+    def __init__(self, record_mode: str, per_thread: bool = False, filters: CassetteFilters = NO_FILTERS) -> None:
         self.record_mode = record_mode
         self._per_thread = per_thread
-        self._recorder = make_vcr(record_mode)
+        self._recorder = make_vcr(record_mode, filters)
         self._router = CassetteRouter(self._cassette(None))
 
     def _cassette(self, path: Path | None) -> Any:
@@ -407,8 +446,8 @@ def _close(path: Path, record_mode: str, tape: CassetteUse, finished: bool) -> N
 
 
 @contextmanager
-def use_cassette(path: Path, record_mode: str) -> Iterator[CassetteUse]:
+def use_cassette(path: Path, record_mode: str, filters: CassetteFilters = NO_FILTERS) -> Iterator[CassetteUse]:
     """Run the block with HTTP recorded to or replayed from `path`."""
-    cassettes = Cassettes(record_mode)
+    cassettes = Cassettes(record_mode, filters=filters)
     with cassettes.patched(), cassettes.use(path, record_mode) as tape:
         yield tape

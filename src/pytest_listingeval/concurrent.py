@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from pytest_listingeval.cassettes import Cassettes
+from pytest_listingeval.cassettes import NO_FILTERS, CassetteFilters, Cassettes
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -22,8 +22,8 @@ R = TypeVar("R")
 class ConcurrentCassettes(Cassettes):
     """One global vcrpy patch for a batch of threads, each with its own cassette file."""
 
-    def __init__(self, record_mode: str) -> None:
-        super().__init__(record_mode, per_thread=True)
+    def __init__(self, record_mode: str, filters: CassetteFilters = NO_FILTERS) -> None:
+        super().__init__(record_mode, per_thread=True, filters=filters)
 
 
 def run_all(items: Sequence[T], work: Callable[[T], R], concurrency: int) -> list[R]:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pytest_listingeval.cases import Case, CaseError
+from pytest_listingeval.cassettes import CassetteUse, use_cassette
 from pytest_listingeval.results import CaseResult
 from pytest_listingeval.runner import run_case
 from pytest_listingeval.state import session_of
@@ -55,7 +58,12 @@ class CaseItem(pytest.Item):
         if self.prefetched is not None:
             self.result = self.prefetched
         else:
-            self.result = run_case(state.settings, state.task, state.description, self.case)
+            filters = state.cassette_filters
+
+            def cassette(path: Path, record_mode: str) -> AbstractContextManager[CassetteUse]:
+                return use_cassette(path, record_mode, filters)
+
+            self.result = run_case(state.settings, state.task, state.description, self.case, cassette)
         if self.result.harness_error:
             raise HarnessError(self.result.harness_error)
 

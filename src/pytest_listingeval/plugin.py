@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from pytest_listingeval.cassettes import CassetteFilters
 from pytest_listingeval.cmdline import rechoose_rootdir
 from pytest_listingeval.coverage import CASE_SUFFIXES
 from pytest_listingeval.documents import incomplete_text, write_text_atomically
@@ -27,6 +28,13 @@ from pytest_listingeval.session import EvalSession
 from pytest_listingeval.settings import resolve
 from pytest_listingeval.state import SESSION_KEY, session_of
 from pytest_listingeval.terminal import write_summary
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    """Make the harness's hooks (`pytest_listingeval.hooks`) known to pytest."""
+    from pytest_listingeval import hooks
+
+    pluginmanager.add_hookspecs(hooks)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -257,6 +265,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if cases:
         _ = state.description
         state.check_ready()
+        # Every conftest is loaded by now, so every implementation of the hook is heard.
+        found = session.config.hook.pytest_listingeval_cassette_filters(config=session.config)
+        state.cassette_filters = CassetteFilters.combine(found)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -270,7 +281,7 @@ def pytest_runtestloop(session: pytest.Session) -> None:
         return
     from pytest_listingeval.concurrent import ConcurrentCassettes, run_all
 
-    cassettes = ConcurrentCassettes(state.settings.record_mode)
+    cassettes = ConcurrentCassettes(state.settings.record_mode, state.cassette_filters)
     settings, task, description = state.settings, state.task, state.description
 
     def work(item: CaseItem) -> None:

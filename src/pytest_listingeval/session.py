@@ -14,6 +14,7 @@ from secrets import token_hex
 import pytest
 
 from pytest_listingeval.cases import Case, CaseError, load_case
+from pytest_listingeval.cassettes import NO_FILTERS, CassetteFilters
 from pytest_listingeval.outcome import IncompleteRun, RunConfig, RunInfo
 from pytest_listingeval.results import CaseResult
 from pytest_listingeval.runner import image_label
@@ -55,6 +56,7 @@ class EvalSession:
     collection_errors: list[str] = field(default_factory=list)
     startup_errors: list[str] = field(default_factory=list)
     no_cases_ran: bool = False
+    cassette_filters: CassetteFilters = NO_FILTERS
 
     @property
     def task(self) -> EvalTask:

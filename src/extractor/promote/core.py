@@ -20,8 +20,7 @@ from extractor.service.review.store import ReviewStore
 from extractor.service.storage.records import Row, as_utc, utcnow
 from extractor.service.storage.store import Store
 from extractor.service.storage.tables import extractions
-from pytest_listingeval.cases import CaseError, load_case
-from pytest_listingeval.checks import run_checks
+from pytest_listingeval import CaseError, load_case, run_checks
 
 Origin = Literal["review", "final"]
 Problem = Literal["missing", "duplicate", "exists", "invalid"]

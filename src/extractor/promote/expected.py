@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from extractor.schema import Color, Condition
-from pytest_listingeval.checks import normalise
+from pytest_listingeval import normalise
 
 TITLE_MIN_SIMILARITY = 0.6
 DESCRIPTION_MIN_SIMILARITY = 0.5

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from extractor.schema import Listing
-from pytest_listingeval.checks import normalise as normalise_text
+from pytest_listingeval import normalise as normalise_text
 
 FIELDS: tuple[str, ...] = tuple(Listing.model_fields)
 

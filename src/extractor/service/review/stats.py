@@ -10,7 +10,7 @@ from sqlalchemy import Engine, select
 from extractor.service.dashboard.stats import ROW_CAP
 from extractor.service.extraction.corrections import FIELDS
 from extractor.service.storage.tables import extractions, reviews
-from pytest_listingeval.stats import wilson_interval
+from pytest_listingeval import wilson_interval
 
 ALL = "all variants"
 
