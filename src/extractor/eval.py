@@ -25,6 +25,8 @@ class ListingTask:
     """Extract a listing from a case's image with a given model and prompt."""
 
     output_model = Listing
+    # Shown before the record command the harness prints: recording calls the API with this key.
+    record_env = ("OPENAI_API_KEY",)
 
     @cached_property
     def settings(self) -> Settings:

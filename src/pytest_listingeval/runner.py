@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -17,18 +17,25 @@ from pytest_listingeval.settings import HarnessSettings
 from pytest_listingeval.task import EvalTask, TaskDescription, TaskResult, run_task, takes_image_only
 
 
-def record_command(settings: HarnessSettings, case: Case, mode: str) -> str:
+def record_command(settings: HarnessSettings, case: Case, mode: str, env: Sequence[str] = ()) -> str:
     """The command that records this case's cassette for the current model and prompt.
 
     It names the case file, not `-k <id>`: -k matches substrings, so `-k music/violin` would
-    also select (and under `rewrite`, re-record) `music/violin2`.
+    also select (and under `rewrite`, re-record) `music/violin2`. `env` names the variables
+    recording needs (a task's optional `record_env`), shown as `NAME=...` before the command.
     """
     parts = ["pytest", "-m", "eval", f"--record-mode={mode}", "--eval-model", settings.model]
     parts += ["--eval-prompt", settings.prompt]
     if settings.repeat > 1:
         parts += ["--eval-repeat", str(settings.repeat)]
     parts.append(image_label(settings, case.path))
-    return "OPENAI_API_KEY=... " + shlex.join(parts)
+    return "".join(f"{name}=... " for name in env) + shlex.join(parts)
+
+
+def _record_env(task: EvalTask) -> tuple[str, ...]:
+    """The variables the task says recording needs (optional `record_env`, e.g. its API key's name)."""
+    names = getattr(task, "record_env", ())
+    return tuple(name for name in names if isinstance(name, str)) if isinstance(names, list | tuple) else ()
 
 
 def image_label(settings: HarnessSettings, image: Path) -> str:
@@ -96,20 +103,20 @@ def _run_once(
                     case,
                     case.id,
                     f"missing cassette {shown} (model {description.model}, prompt {description.prompt_id}); "
-                    f"record it with: {record_command(settings, case, 'once')}",
+                    f"record it with: {record_command(settings, case, 'once', _record_env(task))}",
                     label,
                 )
             result = _run_task(task, description, case, tape)
             return score_case(case, result, label, judge)
     except ApiUnreachable as exc:
-        return harness_failure(case, case.id, _unreachable_message(settings, case, exc), label)
+        return harness_failure(case, case.id, _unreachable_message(settings, case, exc, _record_env(task)), label)
     except NoRecordedAnswer:
         return harness_failure(
             case,
             case.id,
             f"stale cassette {shown}: it holds no answer for this request (the prompt text, schema, "
             f"parameters or image changed since it was recorded); re-record it with: "
-            f"{record_command(settings, case, 'rewrite')}",
+            f"{record_command(settings, case, 'rewrite', _record_env(task))}",
             label,
         )
     except Exception as exc:  # a crashing task must become a result, never silence
@@ -137,10 +144,10 @@ def _run_task(task: EvalTask, description: TaskDescription, case: Case, tape: Ca
     return result
 
 
-def _unreachable_message(settings: HarnessSettings, case: Case, failure: ApiUnreachable) -> str:
+def _unreachable_message(settings: HarnessSettings, case: Case, failure: ApiUnreachable, env: Sequence[str]) -> str:
     requests = "1 request" if failure.unanswered == 1 else f"{failure.unanswered} requests"
     detail = f" (the task said: {failure.task_error})" if failure.task_error else ""
     return (
         f"the API could not be reached while recording: {requests} got no answer{detail}; "
-        f"no cassette was written; record it again with: {record_command(settings, case, 'once')}"
+        f"no cassette was written; record it again with: {record_command(settings, case, 'once', env)}"
     )

@@ -69,6 +69,11 @@ class EvalTask(Protocol):
 
     output_model: type[BaseModel]
 
+    # Optional, not part of the protocol check: `record_env` (names of the variables recording
+    # needs, shown in the record commands the harness prints), `case_problem(case)` (refuse a
+    # case at collection), `judge(case, rubric, field, value, model) -> (passed, reason)` (grade
+    # a `judge` check; the image-only form takes `image` first).
+
     def describe(self, model: str, prompt: str) -> TaskDescription:
         """Fingerprint of the configuration; raises ValueError for an unknown model or prompt."""
         ...

@@ -218,3 +218,18 @@ def test_an_image_only_task_still_works_and_refuses_a_case_without_image(pyteste
     run = project.run("-m", "eval")
     assert run.ret != 0
     assert "cases/textonly.yaml: the task takes an image" in run.text
+
+
+def test_the_record_command_names_only_the_variables_the_task_asks_for(pytester: pytest.Pytester) -> None:
+    project = TextProject(pytester)
+    project.case("nocassette", {"inputs": {"text": "oboe"}, "expected": {"subject": "oboe"}})
+    (project.path / "cassettes").joinpath("eval", MODEL, "base-1", "nocassette.yaml").unlink()
+    run = project.run("-m", "eval")
+    message = run.case("nocassette")["harness_error"]
+    assert "record it with: pytest -m eval --record-mode=once" in message
+    assert "OPENAI" not in message
+    task_file = project.path / "text_task.py"
+    declared = '    output_model = Summary\n    record_env = ("MY_KEY",)\n'
+    task_file.write_text(task_file.read_text().replace("    output_model = Summary\n", declared))
+    run = project.run("-m", "eval")
+    assert "record it with: MY_KEY=... pytest -m eval" in run.case("nocassette")["harness_error"]
