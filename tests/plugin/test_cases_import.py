@@ -461,6 +461,21 @@ def test_written_yaml_is_block_style(project: Path, capsys: pytest.CaptureFixtur
         assert not any(c in text for c in "{}[]&*"), text  # no flow collections, anchors or aliases
 
 
+def test_values_shared_in_the_source_are_written_out_in_full(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (project / "anchors.yaml").write_text(
+        "cases:\n"
+        "- name: anchored\n"
+        "  inputs: &shared {items: [a, b]}\n"
+        "  metadata: {copy: *shared}\n"
+        "  expected_output: x\n",
+        encoding="utf-8",
+    )
+    assert run_import(capsys, "--from", "pydantic-evals", "anchors.yaml", "--out", "evalcases/a")[0] == 0
+    text = (project / "evalcases" / "a" / "anchored.yaml").read_text(encoding="utf-8")
+    assert "&" not in text and "*" not in text
+    assert case(project / "evalcases" / "a" / "anchored.yaml")["source"]["metadata"] == {"copy": {"items": ["a", "b"]}}
+
+
 # The command group
 
 
@@ -577,7 +592,10 @@ def test_evaluators_that_do_not_bind_are_not_mapped() -> None:
     with pytest.raises(EvaluatorNotMapped, match="without its 'rubric'"):
         bind("LLMJudge", [], {"model": "openai:gpt-4o"})
     expected: dict[str, Any] = {}
-    assert map_evaluator({"Contains": [1]}, expected, "output") == ["Contains with a list value"]
+    assert map_evaluator({"Contains": [1]}, expected, "output") == ["Contains with a list or mapping value"]
+    assert map_evaluator({"Contains": {"value": {"a": 1}, "as_strings": True}}, expected, "output") == [
+        "Contains with a list or mapping value"
+    ]
     assert expected == {}
 
 
@@ -592,6 +610,9 @@ def test_equals_and_contains_checks() -> None:
     # Several Contains on one field join into one contains_all; only the case-sensitive text one is flagged.
     assert expected == {"output": {"contains_all": ["Seine", "River", "42"]}}
     assert kinds == ["Contains is case-sensitive (contains_all ignores case)"] * 2
+    # On a mapping, pydantic-evals' Contains checks each key's value: one check per field.
+    assert apply_evaluator(bind("Contains", [{"color": "red", "size": {"cm": 3}}], {}), expected, "output") == []
+    assert expected == {"output": {"contains_all": ["Seine", "River", "42"]}, "color": "red", "size.cm": 3}
 
 
 def test_data_urls() -> None:

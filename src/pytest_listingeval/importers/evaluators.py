@@ -84,14 +84,14 @@ def apply_evaluator(call: EvaluatorCall, expected: dict[str, Any], output_field:
 
 
 def _contains(arguments: dict[str, Any], expected: dict[str, Any], output_field: str) -> list[str]:
-    value = arguments["value"]
-    if isinstance(value, Mapping) and not arguments.get("as_strings"):
+    value, as_strings = arguments["value"], bool(arguments.get("as_strings"))
+    if isinstance(value, Mapping) and not as_strings:
         for field, spec in expected_from(value, output_field).items():
             add_check(expected, field, spec)
         return []
     if isinstance(value, list | tuple | Mapping):
-        return ["Contains with a list value"]
-    needle = str(value) if arguments.get("as_strings") else value
+        return ["Contains with a list or mapping value"]
+    needle = str(value) if as_strings else value
     add_check(expected, output_field, {"contains_all": [needle]})
     if isinstance(needle, str) and arguments.get("case_sensitive", True):
         return ["Contains is case-sensitive (contains_all ignores case)"]
