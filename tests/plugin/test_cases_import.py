@@ -638,3 +638,21 @@ def test_the_fixtures_really_hold_images() -> None:
     assert data_url_bytes(source_line("receipts.jsonl", 1)["item"]["receipt_image"]).startswith(PNG_MAGIC)
     assert data_url_bytes(source_line("receipts.jsonl", 3)["item"]["receipt_image"]).startswith(JPEG_MAGIC)
     assert source_line("receipts.jsonl", 3)["item"]["receipt_image"].startswith("data:image/png;")
+
+
+def test_the_documented_example_prints_what_the_docs_say(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "importing-cases.md").read_text(encoding="utf-8")
+    example = doc.split("## A runnable example", 1)[1]
+    script = example.split("```bash\n", 1)[1].split("```", 1)[0]
+    printed = example.split("prints\n\n```\n", 1)[1].split("```", 1)[0]
+    jsonl = script.split("<<'EOF'\n", 1)[1].split("\nEOF\n", 1)[0]
+    (project / "tickets.jsonl").write_text(jsonl + "\n", encoding="utf-8")
+    (project / "pyproject.toml").write_text('[tool.listingeval]\ncases = "cases"\n', encoding="utf-8")
+    options = ("--expected-field", "correct_label", "--output-field", "category")
+    assert " ".join(options) in script and "--out cases/imported-tickets" in script
+    code, out, _ = run_import(
+        capsys, "--from", "openai-evals", "tickets.jsonl", "--out", "cases/imported-tickets", *options
+    )
+    assert code == 0
+    case_text = (project / "cases" / "imported-tickets" / "tickets-1.yaml").read_text(encoding="utf-8")
+    assert out + case_text == printed
