@@ -656,3 +656,45 @@ def test_the_documented_example_prints_what_the_docs_say(project: Path, capsys: 
     assert code == 0
     case_text = (project / "cases" / "imported-tickets" / "tickets-1.yaml").read_text(encoding="utf-8")
     assert out + case_text == printed
+
+
+def test_several_files_in_one_item(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    png = base64.b64encode(PNG_MAGIC + b"front").decode()
+    back = base64.b64encode(PNG_MAGIC + b"back").decode()
+    record = {
+        "item": {
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "input_text", "text": "Front and back of the box"},
+                        {"type": "input_image", "image_url": f"data:image/png;base64,{png}"},
+                        {"type": "input_image", "image_url": f"data:image/png;base64,{back}"},
+                    ],
+                }
+            ],
+            "manual": "data:application/pdf;base64,JVBERi0xLjQK",
+            "ground_truth": "boxed",
+        }
+    }
+    (project / "boxes.jsonl").write_text(json.dumps(record) + "\n", encoding="utf-8")
+    assert run_import(capsys, "--from", "openai-evals", "boxes.jsonl", "--out", "evalcases/b")[0] == 0
+    folder = project / "evalcases" / "b"
+    written_case = case(folder / "boxes-1.yaml")
+    # The first image is the case's image; the second image and the PDF are file inputs beside it.
+    assert written_case["image"] == "boxes-1.png"
+    assert written_case["inputs"] == {
+        "messages": "Front and back of the box",
+        "messages_image_2": {"file": "boxes-1.messages_image_2.png"},
+        "manual": {"file": "boxes-1.manual.pdf"},
+    }
+    assert (folder / "boxes-1.png").read_bytes() == PNG_MAGIC + b"front"
+    assert (folder / "boxes-1.messages_image_2.png").read_bytes() == PNG_MAGIC + b"back"
+    assert (folder / "boxes-1.manual.pdf").read_bytes() == b"%PDF-1.4\n"
+
+
+def test_an_empty_jsonl_file_is_an_error(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (project / "empty.jsonl").write_text("\n\n", encoding="utf-8")
+    code, _, err = run_import(capsys, "--from", "openai-evals", "empty.jsonl", "--out", "evalcases/e")
+    assert code == 2
+    assert_one_line_error(err, "empty.jsonl: no items")
