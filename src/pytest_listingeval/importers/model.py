@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-# The suffixes `image:` accepts (see docs/contracts.md), as media.py names decoded images.
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".gif", ".webp"})
+from pytest_listingeval.cases import IMAGE_SUFFIXES
+
 # How many item ids the report shows per kind of problem.
 SHOWN_IDS = 3
 

@@ -31,6 +31,7 @@ class _CaseDumper(yaml.SafeDumper):
     """Block style, keys in the order given, no anchors; multi-line text as a literal block."""
 
     def ignore_aliases(self, data: Any) -> bool:
+        """Never anchors: a value the source shares is written out where it is used."""
         return True
 
 
