@@ -47,6 +47,27 @@ def cmd_extract(args: argparse.Namespace) -> int:
     return _fail(outcome.summary(), code)
 
 
+# Commands that live in their own modules; each module's `register` adds its own to the group.
+_COMMAND_MODULES = ("extractor.service.cli", "pytest_listingeval.runs_cli")
+_CASES_MODULES = ("pytest_listingeval.cases_import_cli", "extractor.promote_cli")
+
+
+def _registrars(
+    module_names: Sequence[str],
+) -> list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]]:
+    """The `register` function of each module that is installed."""
+    registrars = []
+    for module_name in module_names:
+        try:
+            module = __import__(module_name, fromlist=["register"])
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                continue
+            raise
+        registrars.append(module.register)
+    return registrars
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(prog="listingeval", description=__doc__)
@@ -56,27 +77,15 @@ def build_parser() -> argparse.ArgumentParser:
     extract.add_argument("--model", help="model name (default: [tool.listingeval] model)")
     extract.add_argument("--prompt", help="prompt template name (default: [tool.listingeval] prompt)")
     extract.set_defaults(func=cmd_extract)
-    for register in _extra_commands():
+    for register in _registrars(_COMMAND_MODULES):
         register(sub)
+    case_commands = _registrars(_CASES_MODULES)
+    if case_commands:
+        cases = sub.add_parser("cases", help="eval case maintenance: import cases, promote production extractions")
+        cases_sub = cases.add_subparsers(dest="cases_command", required=True)
+        for register in case_commands:
+            register(cases_sub)
     return parser
-
-
-def _extra_commands() -> list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]]:
-    """Subcommands that live in their own modules (service, runs, cases), when present."""
-    registrars = []
-    for module_name in (
-        "extractor.service.cli",
-        "pytest_listingeval.runs_cli",
-        "extractor.promote_cli",
-    ):
-        try:
-            module = __import__(module_name, fromlist=["register"])
-        except ModuleNotFoundError as exc:
-            if exc.name and module_name.startswith(exc.name):
-                continue
-            raise
-        registrars.append(module.register)
-    return registrars
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -130,11 +130,9 @@ def cmd_promote(args: argparse.Namespace) -> int:
         engine.dispose()
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add `cases promote`."""
-    cases = sub.add_parser("cases", help="eval case maintenance")
-    cases_sub = cases.add_subparsers(dest="cases_command", required=True)
-    promote = cases_sub.add_parser(
+def register(cases: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `promote` to the `cases` command group."""
+    promote = cases.add_parser(
         "promote",
         help="write an eval case from a reviewed or published production extraction",
         description="Write cases/<name>.yaml and its image from a stored extraction, with the corrected values "

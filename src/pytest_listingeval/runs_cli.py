@@ -6,11 +6,11 @@ import argparse
 import json
 import os
 import sys
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pytest_listingeval.project import project_root
 from pytest_listingeval.runs import RunSummary, filter_runs, scan_runs
 from pytest_listingeval.safe_text import terminal_safe
 
@@ -36,20 +36,6 @@ def _warn(message: str) -> None:
 def _fail(message: str) -> int:
     print(f"listingeval: {message}", file=sys.stderr)
     return EXIT_BAD_INPUT
-
-
-def project_root(start: Path) -> tuple[Path, dict[str, Any]]:
-    """The nearest folder holding a pyproject.toml with `[tool.listingeval]`, and that table."""
-    for folder in (start, *start.parents):
-        path = folder / "pyproject.toml"
-        if path.is_file():
-            try:
-                table = tomllib.loads(path.read_text(encoding="utf-8")).get("tool", {})
-            except (OSError, tomllib.TOMLDecodeError):
-                continue
-            if isinstance(table.get("listingeval"), dict):
-                return folder, table["listingeval"]
-    return start, {}
 
 
 def _runs_dir(args: argparse.Namespace) -> tuple[Path, Path, dict[str, Any]]:

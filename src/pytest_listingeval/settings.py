@@ -12,6 +12,7 @@ import pytest
 
 from pytest_listingeval.cassettes import RECORD_MODES
 from pytest_listingeval.outcome import GATE_MODES
+from pytest_listingeval.project import cases_folder
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,7 @@ def resolve(config: pytest.Config) -> HarnessSettings:
         task=str(table.get("task", "")),
         model=str(pick(option.eval_model, "LISTINGEVAL_MODEL", "model", "")),
         prompt=str(pick(option.eval_prompt, "LISTINGEVAL_PROMPT", "prompt", "default")),
-        cases_root=root / str(table.get("cases", "cases")),
+        cases_root=cases_folder(root, table),
         cassettes_root=root / str(table.get("cassettes", "cassettes")),
         baseline_path=root / str(table.get("baseline", "reports/baseline.json")),
         record_mode=record_mode,
