@@ -14,7 +14,7 @@ import yaml
 from pydantic import BaseModel
 
 from extractor.cli import main
-from pytest_listingeval.cases import CaseError, load_case
+from pytest_listingeval.cases import load_case
 from pytest_listingeval.importers.evaluators import (
     EvaluatorNotMapped,
     apply_evaluator,
@@ -532,21 +532,13 @@ def test_an_image_case_loads_with_load_case(project: Path, capsys: pytest.Captur
 
 
 def test_cases_with_inputs_load_with_load_case(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    # TODO(lead): `inputs:` support in load_case lands in parallel. Until it does, the loader
-    # rejects the key and this test xfails on exactly that; once it reads `inputs:` the test
-    # runs in full. Remove this note (and the xfail branch) when it is merged.
     tickets = ("--from", "openai-evals", str(DATA / "tickets.jsonl"), "--expected-field", "correct_label")
     assert run_import(capsys, *tickets, "--output-field", "category", "--out", "evalcases/t")[0] == 0
     questions = ("--from", "pydantic-evals", str(DATA / "questions.yaml"), "--output-field", "answer")
     assert run_import(capsys, *questions, "--out", "evalcases/q")[0] == 0
     cases_root = project / "evalcases"
-    try:
-        loaded = [load_case(p, cases_root, Ticket) for p in sorted((cases_root / "t").glob("*.yaml"))]
-        loaded += [load_case(p, cases_root, Answer) for p in sorted((cases_root / "q").glob("*.yaml"))]
-    except CaseError as exc:
-        if "unknown key(s) ['inputs']" not in str(exc):
-            raise
-        pytest.xfail("load_case does not read `inputs:` yet (TODO(lead): lands with the inputs change)")
+    loaded = [load_case(p, cases_root, Ticket) for p in sorted((cases_root / "t").glob("*.yaml"))]
+    loaded += [load_case(p, cases_root, Answer) for p in sorted((cases_root / "q").glob("*.yaml"))]
     assert [c.id for c in loaded] == [
         "t/tickets-1",
         "t/tickets-2",
@@ -558,7 +550,7 @@ def test_cases_with_inputs_load_with_load_case(project: Path, capsys: pytest.Cap
         "q/questions-6",
     ]
     assert loaded[0].expected == {"category": "Hardware"}
-    assert getattr(loaded[0], "inputs", None) == {"ticket_text": "My monitor won't turn on!"}
+    assert loaded[0].inputs == {"ticket_text": "My monitor won't turn on!"}
 
 
 # The mapping rules on their own
