@@ -14,6 +14,16 @@ from secrets import token_hex
 import pytest
 
 from pytest_listingeval.cases import Case, CaseError, load_case
+from pytest_listingeval.check_model import CheckFactory
+from pytest_listingeval.checks import RESERVED_NAMES
+from pytest_listingeval.custom_checks import (
+    CheckRegistryError,
+    catalog,
+    custom_checks_in_use,
+    entry_point_registrations,
+    hook_registrations,
+)
+from pytest_listingeval.field_specs import SpecReader
 from pytest_listingeval.outcome import IncompleteRun, RunConfig, RunInfo
 from pytest_listingeval.results import CaseResult
 from pytest_listingeval.runner import image_label
@@ -44,6 +54,7 @@ class EvalSession:
     """Per-process state: the task and, on the controller, what every selected case produced."""
 
     settings: HarnessSettings
+    pluginmanager: pytest.PytestPluginManager | None = None
     started: float = field(default_factory=time.monotonic)
     run: RunInfo = field(default_factory=lambda: _new_run(datetime.now(UTC)))
     _task: EvalTask | None = None
@@ -55,6 +66,7 @@ class EvalSession:
     collection_errors: list[str] = field(default_factory=list)
     startup_errors: list[str] = field(default_factory=list)
     no_cases_ran: bool = False
+    _custom_checks: dict[str, CheckFactory] | None = None
 
     @property
     def task(self) -> EvalTask:
@@ -86,9 +98,36 @@ class EvalSession:
         if problem:
             raise pytest.UsageError(problem)
 
+    def custom_checks(self) -> dict[str, CheckFactory]:
+        """This process's custom checks (hook implementations and entry points), gathered on first use."""
+        if self._custom_checks is None:
+            hooks = hook_registrations(self.pluginmanager) if self.pluginmanager is not None else []
+            self._custom_checks = catalog([*hooks, *entry_point_registrations()], RESERVED_NAMES)
+        return self._custom_checks
+
+    def spec_reader(self) -> SpecReader:
+        """How the gate reads expectations to re-score stored outputs: this run's output model and custom checks."""
+        try:
+            output_model = self.task.output_model
+        except pytest.UsageError:
+            output_model = None
+        try:
+            custom = self.custom_checks()
+        except CheckRegistryError:
+            custom = {}
+        return SpecReader(output_model, custom)
+
+    def _load_case(self, path: Path) -> Case:
+        try:
+            custom = self.custom_checks()
+        except CheckRegistryError as exc:
+            raise CaseError(f"{path.as_posix()}: {exc}") from exc
+        with custom_checks_in_use(custom):
+            return load_case(path, self.settings.cases_root, self.task.output_model, self.settings.root)
+
     def load(self, path: Path) -> Case:
-        """Load a case file and refuse duplicate ids."""
-        case = load_case(path, self.settings.cases_root, self.task.output_model, self.settings.root)
+        """Load a case file (with this process's custom checks) and refuse duplicate ids."""
+        case = self._load_case(path)
         other = self.seen_ids.get(case.id)
         if other is not None and other != path:
             raise CaseError(f"{path.as_posix()}: duplicate case id {case.id!r} (also {other.as_posix()})")
@@ -128,12 +167,7 @@ class EvalSession:
         why = self.failures.get(nodeid) or "no result was received (the worker crashed or the run was interrupted)"
         case: Case | None = None
         try:
-            case = load_case(
-                self.settings.node_root / nodeid.split("::", 1)[0],
-                self.settings.cases_root,
-                self.task.output_model,
-                self.settings.root,
-            )
+            case = self._load_case(self.settings.node_root / nodeid.split("::", 1)[0])
         except (CaseError, OSError, pytest.UsageError):
             case = None
         label = image_label(self.settings, case.image) if case else None
