@@ -72,6 +72,8 @@ def load_case(path: Path, cases_root: Path, output_model: type[BaseModel], root:
         raise CaseError(f"{where}: cannot read: {exc}") from exc
     except yaml.YAMLError as exc:
         raise CaseError(f"{where}: bad YAML: {_one_line(str(exc))}") from exc
+    except ValueError as exc:  # PyYAML builds unquoted dates itself: 2024-02-30 fails there
+        raise CaseError(f"{where}: bad YAML: a date that does not exist ({exc})") from exc
     if not isinstance(data, dict):
         raise CaseError(f"{where}: a case is a mapping with 'image' and 'expected'")
     unknown = sorted(set(data) - _CASE_KEYS)

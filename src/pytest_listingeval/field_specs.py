@@ -83,8 +83,10 @@ def _validate_values(values: Iterable[Any], value_type: ValueType) -> None:
         try:
             adapter.validate_python(value)
         except ValidationError as exc:
-            first = exc.errors()[0]["msg"]
-            raise CheckSpecError(f"value {show(value)} is not allowed: {first}") from exc
+            first = exc.errors()[0]
+            where = "".join(f"[{step}]" if isinstance(step, int) else f".{step}" for step in first["loc"])
+            inside = f"{show(first['input'])} at {where}: " if where else ""
+            raise CheckSpecError(f"value {show(value)} is not allowed: {inside}{first['msg']}") from exc
 
 
 def _adapter(annotation: Any) -> TypeAdapter[Any]:
