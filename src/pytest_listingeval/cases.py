@@ -13,8 +13,8 @@ import yaml
 from pydantic import BaseModel
 
 from pytest_listingeval.check_model import Check, CheckSpecError
-from pytest_listingeval.custom_checks import CheckRegistryError
-from pytest_listingeval.field_specs import SpecReader, checks_in_scope
+from pytest_listingeval.custom_checks import CheckRegistryError, checks_in_scope
+from pytest_listingeval.field_specs import SpecReader
 from pytest_listingeval.paths import PathError
 from pytest_listingeval.plain import jsonable
 

@@ -1,7 +1,8 @@
 """The checks of a case file: read a field's expected value into checks, and apply them to an actual value.
 
-The checks themselves live by job in value_checks, text_checks and list_checks; comparing
-holds type-aware equality and custom_checks the checks a project registers.
+The built-in checks live by job in value_checks, text_checks and list_checks, type-aware
+equality in comparing; custom_checks gathers the factories a project registers, and
+`custom_check` here turns one into a check.
 """
 
 from __future__ import annotations
@@ -11,9 +12,8 @@ from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from pytest_listingeval.check_model import Check, CheckOutcome, CheckSpecError, SpecContext
+from pytest_listingeval.check_model import Check, CheckFactory, CheckOutcome, CheckSpecError, SpecContext
 from pytest_listingeval.comparing import describe, is_list, normalise, show
-from pytest_listingeval.custom_checks import custom_check
 from pytest_listingeval.list_checks import length, max_items, min_items, unordered
 from pytest_listingeval.text_checks import DEFAULT_SIMILARITY, contains_all, contains_any, max_len, regex, similar_to
 from pytest_listingeval.value_checks import any_of, approx, equals, is_null, judge
@@ -21,10 +21,12 @@ from pytest_listingeval.value_checks import any_of, approx, equals, is_null, jud
 __all__ = [
     "CHECK_NAMES",
     "DEFAULT_SIMILARITY",
+    "RESERVED_NAMES",
     "Check",
     "CheckOutcome",
     "CheckSpecError",
     "SpecContext",
+    "custom_check",
     "normalise",
     "parse_spec",
     "run_checks",
@@ -145,6 +147,35 @@ def _unknown(spec: Mapping[Any, Any], context: SpecContext) -> str:
     if context.value_type.kind == "mapping":
         message += "; to expect a mapping itself write {equals: {...}}"
     return message
+
+
+def custom_check(name: str, factory: CheckFactory, argument: Any) -> Check:
+    """Call the factory with the argument once; the check it gives never raises when applied."""
+    try:
+        decide = factory(argument)
+    except ValueError as exc:
+        raise CheckSpecError(f"check {name!r} rejects {show(argument)}: {exc}") from exc
+    except Exception as exc:
+        raise CheckSpecError(f"check {name!r} failed on {show(argument)}: {type(exc).__name__}: {exc}") from exc
+    if not callable(decide):
+        raise CheckSpecError(f"check {name!r} gave {show(decide)} for {show(argument)}, not a function of the value")
+
+    def apply(actual: Any) -> CheckOutcome:
+        try:
+            verdict = decide(actual)
+        except Exception as exc:  # a custom check's bug fails that check, never the run
+            return CheckOutcome(name, False, f"{name} raised {type(exc).__name__}: {exc}")
+        return _outcome(name, verdict, actual)
+
+    return Check(name, argument, apply)
+
+
+def _outcome(name: str, verdict: Any, actual: Any) -> CheckOutcome:
+    if isinstance(verdict, bool):
+        return CheckOutcome(name, verdict, f"{name} {'passed' if verdict else 'failed'} on {show(actual)}")
+    if isinstance(verdict, tuple) and len(verdict) == 2 and isinstance(verdict[0], bool):
+        return CheckOutcome(name, verdict[0], str(verdict[1]))
+    return CheckOutcome(name, False, f"{name} returned {show(verdict)}; a check returns a bool or (bool, reason)")
 
 
 def run_checks(checks: Sequence[Check], actual: Any) -> list[CheckOutcome]:

@@ -16,11 +16,11 @@ from typing import Any
 
 from pytest_listingeval.baseline import BaselineDocument
 from pytest_listingeval.changes import config_changes
-from pytest_listingeval.field_specs import SpecReader
+from pytest_listingeval.field_specs import SpecReader, offline_reader
 from pytest_listingeval.outcome import Comparison, FieldDelta, Flip, Relabel, RunConfig
 from pytest_listingeval.plain import jsonable
 from pytest_listingeval.results import CaseResult
-from pytest_listingeval.scoring import NotRescorable, default_reader, rescore_field
+from pytest_listingeval.scoring import NotRescorable, rescore_field
 from pytest_listingeval.stats import clustered_drop_p_value, compare_field, compare_field_rates
 
 
@@ -175,7 +175,7 @@ def compare_sides(
     `reader` reads the candidate's expectations for re-scoring (the run's output model and
     custom checks); without one, values compare by what they are and only entry-point checks are known.
     """
-    reader = reader or default_reader()
+    reader = reader or offline_reader()
     shared = sorted(reference.cases.keys() & candidate.cases.keys())
     errored = [cid for cid in shared if reference.cases[cid].harness_error or candidate.cases[cid].harness_error]
     relabels: list[Relabel] = []

@@ -9,12 +9,14 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
+from functools import cache
 from importlib.metadata import entry_points
 from typing import Any
 
 import pytest
 
-from pytest_listingeval.check_model import Check, CheckFactory, CheckOutcome, CheckSpecError
+from pytest_listingeval.check_model import CheckFactory, CheckSpecError
+from pytest_listingeval.checks import RESERVED_NAMES
 from pytest_listingeval.comparing import show
 
 ENTRY_POINT_GROUP = "listingeval.checks"
@@ -87,35 +89,19 @@ def custom_checks_in_use(factories: Mapping[str, CheckFactory]) -> Iterator[None
         _IN_USE.reset(token)
 
 
-def custom_checks_now() -> Mapping[str, CheckFactory] | None:
-    """The catalog set by `custom_checks_in_use`, or None outside one."""
-    return _IN_USE.get()
+def gather(pluginmanager: pytest.PytestPluginManager | None) -> dict[str, CheckFactory]:
+    """The custom checks of a pytest process: its hook implementations and the entry points."""
+    hooks = hook_registrations(pluginmanager) if pluginmanager is not None else []
+    return catalog([*hooks, *entry_point_registrations()], RESERVED_NAMES)
 
 
-def custom_check(name: str, factory: CheckFactory, argument: Any) -> Check:
-    """Call the factory with the argument once; the check it gives never raises when applied."""
-    try:
-        judge = factory(argument)
-    except ValueError as exc:
-        raise CheckSpecError(f"check {name!r} rejects {show(argument)}: {exc}") from exc
-    except Exception as exc:
-        raise CheckSpecError(f"check {name!r} failed on {show(argument)}: {type(exc).__name__}: {exc}") from exc
-    if not callable(judge):
-        raise CheckSpecError(f"check {name!r} gave {show(judge)} for {show(argument)}, not a function of the value")
-
-    def apply(actual: Any) -> CheckOutcome:
-        try:
-            verdict = judge(actual)
-        except Exception as exc:  # a custom check's bug fails that check, never the run
-            return CheckOutcome(name, False, f"{name} raised {type(exc).__name__}: {exc}")
-        return _outcome(name, verdict, actual)
-
-    return Check(name, argument, apply)
+@cache
+def installed_checks() -> dict[str, CheckFactory]:
+    """The custom checks installed packages register (all a process outside pytest can know), read once."""
+    return catalog(entry_point_registrations(), RESERVED_NAMES)
 
 
-def _outcome(name: str, verdict: Any, actual: Any) -> CheckOutcome:
-    if isinstance(verdict, bool):
-        return CheckOutcome(name, verdict, f"{name} {'passed' if verdict else 'failed'} on {show(actual)}")
-    if isinstance(verdict, tuple) and len(verdict) == 2 and isinstance(verdict[0], bool):
-        return CheckOutcome(name, verdict[0], str(verdict[1]))
-    return CheckOutcome(name, False, f"{name} returned {show(verdict)}; a check returns a bool or (bool, reason)")
+def checks_in_scope() -> Mapping[str, CheckFactory]:
+    """The custom checks of the pytest session loading a case now, else the installed ones."""
+    active = _IN_USE.get()
+    return installed_checks() if active is None else active

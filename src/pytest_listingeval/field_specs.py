@@ -9,30 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from pytest_listingeval.check_model import Check, CheckFactory, CheckSpecError, SpecContext
 from pytest_listingeval.check_types import ANY, ValueType
-from pytest_listingeval.checks import RESERVED_NAMES, parse_spec
+from pytest_listingeval.checks import parse_spec
 from pytest_listingeval.comparing import is_number, show
-from pytest_listingeval.custom_checks import catalog, custom_checks_now, entry_point_registrations
+from pytest_listingeval.custom_checks import CheckRegistryError, installed_checks
 from pytest_listingeval.paths import parse_path, path_type
 from pytest_listingeval.plain import jsonable
-
-
-@cache
-def entry_point_checks() -> dict[str, CheckFactory]:
-    """The custom checks installed packages register (all a process outside pytest can know), read once."""
-    return catalog(entry_point_registrations(), RESERVED_NAMES)
-
-
-def checks_in_scope() -> Mapping[str, CheckFactory]:
-    """The custom checks of the running pytest session while it loads cases, else the entry points' ones."""
-    active = custom_checks_now()
-    return entry_point_checks() if active is None else active
 
 
 @dataclass
@@ -41,7 +29,7 @@ class SpecReader:
 
     output_model: type[BaseModel] | None = None
     custom: Mapping[str, CheckFactory] = field(default_factory=dict)
-    _read: dict[tuple[str, str], list[Check]] = field(default_factory=dict, repr=False)
+    _read: dict[tuple[str, str], list[Check]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def checks(self, path: str, spec: Any) -> list[Check]:
         """The checks of one entry; CheckSpecError (paths.PathError for the path) when it cannot be read."""
@@ -60,6 +48,14 @@ class SpecReader:
         if key not in self._read:
             self._read[key] = self.checks(path, spec)
         return self._read[key]
+
+
+def offline_reader() -> SpecReader:
+    """A reader without an output model, knowing the custom checks installed packages register."""
+    try:
+        return SpecReader(None, installed_checks())
+    except CheckRegistryError:
+        return SpecReader(None, {})
 
 
 def _validate(checks: Iterable[Check], value_type: ValueType) -> None:

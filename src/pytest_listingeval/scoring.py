@@ -8,8 +8,7 @@ from typing import Any
 
 from pytest_listingeval.cases import Case
 from pytest_listingeval.check_model import Check, CheckOutcome, CheckSpecError
-from pytest_listingeval.custom_checks import CheckRegistryError
-from pytest_listingeval.field_specs import SpecReader, entry_point_checks
+from pytest_listingeval.field_specs import SpecReader, offline_reader
 from pytest_listingeval.paths import PathError, value_at
 from pytest_listingeval.plain import jsonable
 from pytest_listingeval.results import CaseResult, CheckResult, FieldScore
@@ -146,7 +145,7 @@ def rescore_field(
     points' checks); a check it does not know makes the field NotRescorable, saying so.
     """
     try:
-        checks = (reader or default_reader()).checks_once(name, spec)
+        checks = (reader or offline_reader()).checks_once(name, spec)
     except (CheckSpecError, PathError) as exc:
         raise NotRescorable(f"field {name!r} cannot be re-scored here: {exc}") from exc
     if _has_judge(checks):
@@ -160,11 +159,3 @@ def rescore_field(
         for output in outputs
     ]
     return round(sum(scores) / len(scores), 6) if len(scores) > 1 else float(scores[0])
-
-
-def default_reader() -> SpecReader:
-    """A reader without an output model, knowing the custom checks installed packages register."""
-    try:
-        return SpecReader(None, entry_point_checks())
-    except CheckRegistryError:
-        return SpecReader(None, {})

@@ -15,14 +15,7 @@ import pytest
 
 from pytest_listingeval.cases import Case, CaseError, load_case
 from pytest_listingeval.check_model import CheckFactory
-from pytest_listingeval.checks import RESERVED_NAMES
-from pytest_listingeval.custom_checks import (
-    CheckRegistryError,
-    catalog,
-    custom_checks_in_use,
-    entry_point_registrations,
-    hook_registrations,
-)
+from pytest_listingeval.custom_checks import CheckRegistryError, custom_checks_in_use, gather
 from pytest_listingeval.field_specs import SpecReader
 from pytest_listingeval.outcome import IncompleteRun, RunConfig, RunInfo
 from pytest_listingeval.results import CaseResult
@@ -101,8 +94,7 @@ class EvalSession:
     def custom_checks(self) -> dict[str, CheckFactory]:
         """This process's custom checks (hook implementations and entry points), gathered on first use."""
         if self._custom_checks is None:
-            hooks = hook_registrations(self.pluginmanager) if self.pluginmanager is not None else []
-            self._custom_checks = catalog([*hooks, *entry_point_registrations()], RESERVED_NAMES)
+            self._custom_checks = gather(self.pluginmanager)
         return self._custom_checks
 
     def spec_reader(self) -> SpecReader:

@@ -12,13 +12,8 @@ import pytest
 from pydantic import BaseModel
 
 from pytest_listingeval.check_model import CheckSpecError
-from pytest_listingeval.checks import RESERVED_NAMES
-from pytest_listingeval.custom_checks import (
-    CheckRegistryError,
-    catalog,
-    custom_check,
-    entry_point_registrations,
-)
+from pytest_listingeval.checks import RESERVED_NAMES, custom_check
+from pytest_listingeval.custom_checks import CheckRegistryError, catalog, entry_point_registrations
 from pytest_listingeval.field_specs import SpecReader
 from pytest_listingeval.scoring import NotRescorable, rescore_field
 

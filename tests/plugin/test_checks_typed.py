@@ -111,6 +111,19 @@ def test_a_date_mismatch_and_a_time_zone_mismatch_fail_saying_why() -> None:
     assert "not a date" in outcome(dt.date(2024, 3, 5), "March 5th", dt.date).detail
 
 
+def test_null_is_null_or_blank_text_not_an_empty_list() -> None:
+    """`null` keeps its meaning: None and blank text pass; an empty list is a value."""
+    assert outcome(None, "  ", str).passed
+    assert not outcome(None, [], list[str]).passed
+    assert outcome(None, [], list[str]).detail == "expected null or empty, got a list of 0 items"
+
+
+def test_text_on_a_number_field_is_rejected() -> None:
+    """A value the field cannot hold is refused when read."""
+    with pytest.raises(CheckSpecError, match="'about 101' is not allowed"):
+        outcomes("about 101", None, float)
+
+
 @pytest.mark.parametrize(("annotation", "spec"), [(dt.date, "2024-02-30"), (str, dt.date(2024, 3, 5))])
 def test_an_impossible_date_or_a_date_on_a_text_field_is_rejected(annotation: Any, spec: Any) -> None:
     """The values a case names must be valid for the field, dates too."""
