@@ -1,223 +1,181 @@
-"""The checks of a case file: parse a field's expected value and score an actual value."""
+"""The checks of a case file: read a field's expected value into checks, and apply them to an actual value.
+
+The built-in checks live by job in value_checks, text_checks and list_checks, type-aware
+equality in comparing; custom_checks gathers the factories a project registers, and
+`custom_check` here turns one into a check.
+"""
 
 from __future__ import annotations
 
-import re
-import unicodedata
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from enum import Enum
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
-from rapidfuzz import fuzz
+from pytest_listingeval.check_model import Check, CheckFactory, CheckOutcome, CheckSpecError, SpecContext
+from pytest_listingeval.comparing import describe, is_list, normalise, show
+from pytest_listingeval.list_checks import length, max_items, min_items, unordered
+from pytest_listingeval.text_checks import DEFAULT_SIMILARITY, contains_all, contains_any, max_len, regex, similar_to
+from pytest_listingeval.value_checks import any_of, approx, equals, is_null, judge
 
-_WHITESPACE = re.compile(r"\s+")
-DEFAULT_SIMILARITY = 0.8
+__all__ = [
+    "CHECK_NAMES",
+    "DEFAULT_SIMILARITY",
+    "RESERVED_NAMES",
+    "Check",
+    "CheckOutcome",
+    "CheckSpecError",
+    "SpecContext",
+    "custom_check",
+    "normalise",
+    "parse_spec",
+    "run_checks",
+]
 
-
-class CheckSpecError(ValueError):
-    """A check in a case file is malformed; the message says how."""
-
-
-def normalise(value: Any) -> str:
-    """NFKC, casefold, trim, collapse inner whitespace; enum members by value."""
-    if isinstance(value, Enum):
-        value = value.value
-    text = unicodedata.normalize("NFKC", str(value)).casefold()
-    return _WHITESPACE.sub(" ", text).strip()
-
-
-def _as_text(actual: Any) -> str | None:
-    if actual is None:
-        return None
-    if isinstance(actual, Enum):
-        return str(actual.value)
-    return str(actual)
-
-
-@dataclass(frozen=True)
-class CheckOutcome:
-    """The result of one check on one value."""
-
-    check: str
-    passed: bool
-    detail: str
-    similarity: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able form."""
-        return {
-            "check": self.check,
-            "passed": self.passed,
-            "detail": self.detail,
-            "similarity": self.similarity,
-        }
+Builtin = Callable[[Any, Mapping[str, Any], SpecContext], Check]
+_SCALARS = (str, int, float, bool, Decimal, dt.date)
+# Keys a check takes besides its own name.
+_OPTIONS: dict[str, frozenset[str]] = {"similar_to": frozenset({"min"}), "approx": frozenset({"abs", "rel"})}
+_LIST_HINT = (
+    "the field is a list, so a YAML list here means 'all of these checks': to expect the list itself "
+    "write {equals: [...]} (in this order) or {unordered: [...]} (in any order)"
+)
 
 
-@dataclass(frozen=True)
-class Check:
-    """One parsed check: a name, its argument and the function that applies it."""
-
-    name: str
-    argument: Any
-    apply: Callable[[Any], CheckOutcome] = field(compare=False, repr=False)
-
-
-def _equals(expected: Any) -> Check:
-    want = normalise(expected)
+def _each(argument: Any, options: Mapping[str, Any], context: SpecContext) -> Check:
+    """Every item of the list passes the check(s); an empty list passes."""
+    inner = parse_spec(argument, context.for_items())
+    if any(check.name == "judge" for check in inner):
+        raise CheckSpecError("judge cannot run inside each: judge the whole field instead")
+    names = ", ".join(check.name for check in inner)
 
     def apply(actual: Any) -> CheckOutcome:
-        got = _as_text(actual)
-        passed = got is not None and normalise(got) == want
-        return CheckOutcome("equals", passed, f"expected {expected!r}, got {actual!r}")
+        if not is_list(actual):
+            return CheckOutcome("each", False, f"each applies to a list, got {describe(actual)}")
+        if not actual:
+            return CheckOutcome("each", True, "the list is empty, so each has nothing to check and passes")
+        failures = [(i, item, o) for i, item in enumerate(actual) for o in run_checks(inner, item) if not o.passed]
+        if not failures:
+            return CheckOutcome("each", True, f"all {len(actual)} items pass {names}")
+        index, item, outcome = failures[0]
+        failed = len({i for i, _, _ in failures})
+        detail = f"{failed} of {len(actual)} items fail; item [{index}] {show(item)}: {outcome.check}: {outcome.detail}"
+        return CheckOutcome("each", False, detail)
 
-    return Check("equals", expected, apply)
-
-
-def _is_null(_: Any = None) -> Check:
-    def apply(actual: Any) -> CheckOutcome:
-        got = _as_text(actual)
-        passed = got is None or got.strip() == ""
-        return CheckOutcome("null", passed, f"expected null or empty, got {actual!r}")
-
-    return Check("null", None, apply)
-
-
-def _any_of(options: Any) -> Check:
-    values = _non_empty_list("any_of", options)
-    wants = [None if v is None else normalise(v) for v in values]
-
-    def apply(actual: Any) -> CheckOutcome:
-        got = _as_text(actual)
-        passed = None in wants if got is None or got.strip() == "" else normalise(got) in wants
-        return CheckOutcome("any_of", passed, f"expected one of {values!r}, got {actual!r}")
-
-    return Check("any_of", values, apply)
+    return Check("each", argument, apply, item_checks=tuple(inner))
 
 
-def _contains(name: str, needles_spec: Any, require_all: bool) -> Check:
-    needles = [normalise(n) for n in _non_empty_list(name, needles_spec)]
-
-    def apply(actual: Any) -> CheckOutcome:
-        got = _as_text(actual)
-        haystack = normalise(got) if got is not None else ""
-        found = [n for n in needles if n in haystack]
-        missing = [n for n in needles if n not in haystack]
-        passed = got is not None and (not missing if require_all else bool(found))
-        detail = f"missing {missing!r}" if require_all else f"none of {needles!r} found"
-        return CheckOutcome(name, passed, "all found" if passed and require_all else detail)
-
-    return Check(name, needles, apply)
-
-
-def _regex(pattern: Any) -> Check:
-    if not isinstance(pattern, str):
-        raise CheckSpecError(f"regex needs a string pattern, got {pattern!r}")
-    try:
-        compiled = re.compile(pattern, re.IGNORECASE)
-    except re.error as exc:
-        raise CheckSpecError(f"regex {pattern!r} does not compile: {exc}") from exc
-
-    def apply(actual: Any) -> CheckOutcome:
-        got = _as_text(actual)
-        passed = got is not None and compiled.search(got) is not None
-        return CheckOutcome("regex", passed, f"/{pattern}/ on {actual!r}")
-
-    return Check("regex", pattern, apply)
-
-
-def _similar_to(reference: Any, minimum: Any) -> Check:
-    if not isinstance(reference, str):
-        raise CheckSpecError(f"similar_to needs a string, got {reference!r}")
-    if not isinstance(minimum, int | float) or isinstance(minimum, bool) or not 0 <= minimum <= 1:
-        raise CheckSpecError(f"similar_to min must be a number between 0 and 1, got {minimum!r}")
-    want = normalise(reference)
-
-    def apply(actual: Any) -> CheckOutcome:
-        got = _as_text(actual)
-        similarity = 0.0 if got is None else round(fuzz.ratio(normalise(got), want) / 100.0, 4)
-        passed = similarity >= minimum
-        return CheckOutcome("similar_to", passed, f"similarity {similarity:.2f} (min {minimum})", similarity)
-
-    return Check("similar_to", {"text": reference, "min": minimum}, apply)
-
-
-def _max_len(limit: Any) -> Check:
-    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
-        raise CheckSpecError(f"max_len needs a non-negative integer, got {limit!r}")
-
-    def apply(actual: Any) -> CheckOutcome:
-        length = len(_as_text(actual) or "")
-        return CheckOutcome("max_len", length <= limit, f"length {length} (max {limit})")
-
-    return Check("max_len", limit, apply)
-
-
-def _judge(rubric: Any) -> Check:
-    if not isinstance(rubric, str) or not rubric.strip():
-        raise CheckSpecError(f"judge needs a rubric text, got {rubric!r}")
-
-    def apply(actual: Any) -> CheckOutcome:
-        # The runner routes judge checks to the task's judge; this only runs without one.
-        return CheckOutcome("judge", False, "judge checks need a task with a judge")
-
-    return Check("judge", rubric, apply)
-
-
-def _non_empty_list(name: str, value: Any) -> list[Any]:
-    if not isinstance(value, list) or not value:
-        raise CheckSpecError(f"{name} needs a non-empty list, got {value!r}")
-    return value
-
-
-_SINGLE_KEY: dict[str, Callable[[Any], Check]] = {
-    "any_of": _any_of,
-    "contains_all": lambda v: _contains("contains_all", v, require_all=True),
-    "contains_any": lambda v: _contains("contains_any", v, require_all=False),
-    "regex": _regex,
-    "max_len": _max_len,
-    "judge": _judge,
+_BUILTINS: dict[str, Builtin] = {
+    "equals": equals,
+    "any_of": any_of,
+    "approx": approx,
+    "contains_all": contains_all,
+    "contains_any": contains_any,
+    "regex": regex,
+    "similar_to": similar_to,
+    "max_len": max_len,
+    "unordered": unordered,
+    "length": length,
+    "min_items": min_items,
+    "max_items": max_items,
+    "each": _each,
+    "judge": judge,
 }
-CHECK_NAMES = (*_SINGLE_KEY, "similar_to")
+CHECK_NAMES = tuple(_BUILTINS)
+RESERVED_NAMES = frozenset({*CHECK_NAMES, "null"})
 
 
-def parse_spec(spec: Any, extra: dict[str, Callable[[dict[str, Any]], Check]] | None = None) -> list[Check]:
-    """Parse one field's expected value into the checks that must all pass."""
+def parse_spec(spec: Any, context: SpecContext | None = None) -> list[Check]:
+    """Parse one field's expected value into the checks that must all pass.
+
+    `context` gives the field's type (how a bare value compares) and the custom checks in use.
+    """
+    context = context or SpecContext()
     if isinstance(spec, list):
-        if not spec:
-            raise CheckSpecError("an empty list of checks checks nothing")
-        checks: list[Check] = []
-        for item in spec:
-            if isinstance(item, list):
-                raise CheckSpecError("a list of checks cannot contain another list")
-            checks.extend(parse_spec(item, extra))
-        return checks
+        return _parse_list(spec, context)
     if spec is None:
-        return [_is_null()]
-    if isinstance(spec, dict):
-        return [_parse_mapping(spec, extra or {})]
-    if isinstance(spec, str | int | float | bool):
-        return [_equals(spec)]
-    raise CheckSpecError(f"cannot read check {spec!r}")
+        return [is_null()]
+    if isinstance(spec, Mapping):
+        return [_parse_mapping(spec, context)]
+    if isinstance(spec, _SCALARS):
+        return [equals(spec, {}, context)]
+    raise CheckSpecError(f"cannot read check {show(spec)}")
 
 
-def _parse_mapping(spec: dict[str, Any], extra: dict[str, Callable[[dict[str, Any]], Check]]) -> Check:
-    keys = set(spec)
-    if "similar_to" in keys:
-        unknown = keys - {"similar_to", "min"}
-        if unknown:
-            raise CheckSpecError(f"similar_to takes only 'min' besides the text, not {sorted(unknown)}")
-        return _similar_to(spec["similar_to"], spec.get("min", DEFAULT_SIMILARITY))
-    for name, factory in extra.items():
-        if name in keys:
-            return factory(spec)
-    if len(keys) != 1:
-        raise CheckSpecError(f"a check is one of {', '.join(CHECK_NAMES)}; got keys {sorted(keys)}")
-    (name,) = keys
-    if name not in _SINGLE_KEY:
-        known = ", ".join((*CHECK_NAMES, *extra))
-        raise CheckSpecError(f"unknown check {name!r}; known checks: {known}")
-    return _SINGLE_KEY[name](spec[name])
+def _parse_list(spec: list[Any], context: SpecContext) -> list[Check]:
+    if not spec:
+        raise CheckSpecError("an empty list of checks checks nothing")
+    on_list = context.value_type.kind == "list"
+    if on_list and not all(isinstance(item, Mapping) for item in spec):
+        raise CheckSpecError(_LIST_HINT)
+    checks: list[Check] = []
+    for item in spec:
+        if isinstance(item, list):
+            raise CheckSpecError("a list of checks cannot contain another list")
+        try:
+            checks.extend(parse_spec(item, context))
+        except CheckSpecError as exc:
+            raise CheckSpecError(f"{exc} ({_LIST_HINT})" if on_list else str(exc)) from exc
+    return checks
+
+
+def _parse_mapping(spec: Mapping[Any, Any], context: SpecContext) -> Check:
+    named = [key for key in spec if key in _BUILTINS or key in context.custom]
+    if len(named) > 1:
+        raise CheckSpecError(f"one check per mapping, got {sorted(named)}; list several as [{{...}}, {{...}}]")
+    if not named:
+        raise CheckSpecError(_unknown(spec, context))
+    (name,) = named
+    options = {str(key): value for key, value in spec.items() if key != name}
+    allowed = _OPTIONS.get(name, frozenset())
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        takes = f"only {', '.join(repr(k) for k in sorted(allowed))}" if allowed else "no other key"
+        raise CheckSpecError(f"{name} takes {takes} besides its argument, not {unknown}")
+    if name in _BUILTINS:
+        return _BUILTINS[name](spec[name], options, context)
+    return custom_check(name, context.custom[name], spec[name])
+
+
+def _unknown(spec: Mapping[Any, Any], context: SpecContext) -> str:
+    known = ", ".join((*CHECK_NAMES, *context.custom))
+    keys = sorted(str(key) for key in spec)
+    if len(keys) == 1:
+        message = f"unknown check {keys[0]!r}; known checks: {known}"
+    else:
+        message = f"a check is one of {known}; got keys {keys}"
+    if context.value_type.kind == "mapping":
+        message += "; to expect a mapping itself write {equals: {...}}"
+    return message
+
+
+def custom_check(name: str, factory: CheckFactory, argument: Any) -> Check:
+    """Call the factory with the argument once; the check it gives never raises when applied."""
+    try:
+        decide = factory(argument)
+    except ValueError as exc:
+        raise CheckSpecError(f"check {name!r} rejects {show(argument)}: {exc}") from exc
+    except Exception as exc:
+        raise CheckSpecError(f"check {name!r} failed on {show(argument)}: {type(exc).__name__}: {exc}") from exc
+    if not callable(decide):
+        raise CheckSpecError(f"check {name!r} gave {show(decide)} for {show(argument)}, not a function of the value")
+
+    def apply(actual: Any) -> CheckOutcome:
+        try:
+            verdict = decide(actual)
+        except Exception as exc:  # a custom check's bug fails that check, never the run
+            return CheckOutcome(name, False, f"{name} raised {type(exc).__name__}: {exc}")
+        return _outcome(name, verdict, actual)
+
+    return Check(name, argument, apply)
+
+
+def _outcome(name: str, verdict: Any, actual: Any) -> CheckOutcome:
+    if isinstance(verdict, bool):
+        return CheckOutcome(name, verdict, f"{name} {'passed' if verdict else 'failed'} on {show(actual)}")
+    if isinstance(verdict, tuple) and len(verdict) == 2 and isinstance(verdict[0], bool):
+        return CheckOutcome(name, verdict[0], str(verdict[1]))
+    return CheckOutcome(name, False, f"{name} returned {show(verdict)}; a check returns a bool or (bool, reason)")
 
 
 def run_checks(checks: Sequence[Check], actual: Any) -> list[CheckOutcome]:

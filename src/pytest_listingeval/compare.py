@@ -16,6 +16,7 @@ from typing import Any
 
 from pytest_listingeval.baseline import BaselineDocument
 from pytest_listingeval.changes import config_changes
+from pytest_listingeval.field_specs import SpecReader, offline_reader
 from pytest_listingeval.outcome import Comparison, FieldDelta, Flip, Relabel, RunConfig
 from pytest_listingeval.plain import jsonable
 from pytest_listingeval.results import CaseResult
@@ -138,7 +139,9 @@ def _relabel(reference: SideCase, candidate: SideCase) -> Relabel | None:
     )
 
 
-def _reference_scores(reference: SideCase, candidate: SideCase) -> tuple[dict[str, float], list[str]]:
+def _reference_scores(
+    reference: SideCase, candidate: SideCase, reader: SpecReader
+) -> tuple[dict[str, float], list[str]]:
     """The reference's scores under the candidate's expectations, and the fields that cannot be re-scored.
 
     Only the fields that cannot be re-scored are left out (a changed judge rubric), so such
@@ -154,15 +157,25 @@ def _reference_scores(reference: SideCase, candidate: SideCase) -> tuple[dict[st
     for name, spec in candidate.expected.items():
         try:
             scores[name] = rescore_field(
-                name, spec, reference.outputs, reference.expected.get(name), reference.scores.get(name)
+                name, spec, reference.outputs, reference.expected.get(name), reference.scores.get(name), reader
             )
         except NotRescorable:
             skipped.append(name)
     return scores, sorted(skipped)
 
 
-def compare_sides(reference: Side, candidate: Side, names: tuple[str, str] = ("baseline", "current")) -> Comparison:
-    """Compare the candidate with the reference on the cases both scored; `names` label the prompt diff."""
+def compare_sides(
+    reference: Side,
+    candidate: Side,
+    names: tuple[str, str] = ("baseline", "current"),
+    reader: SpecReader | None = None,
+) -> Comparison:
+    """Compare the candidate with the reference on the cases both scored; `names` label the prompt diff.
+
+    `reader` reads the candidate's expectations for re-scoring (the run's output model and
+    custom checks); without one, values compare by what they are and only entry-point checks are known.
+    """
+    reader = reader or offline_reader()
     shared = sorted(reference.cases.keys() & candidate.cases.keys())
     errored = [cid for cid in shared if reference.cases[cid].harness_error or candidate.cases[cid].harness_error]
     relabels: list[Relabel] = []
@@ -175,7 +188,7 @@ def compare_sides(reference: Side, candidate: Side, names: tuple[str, str] = ("b
         relabel = _relabel(ref, cand)
         if relabel is not None:
             relabels.append(relabel)
-        before, skipped = _reference_scores(ref, cand)
+        before, skipped = _reference_scores(ref, cand, reader)
         if skipped:
             unscorable[cid] = tuple(skipped)
         if not before:

@@ -144,7 +144,8 @@ def finish(state: EvalSession, norecursedirs: Sequence[str], interrupted: str | 
     comparison = None
     if baseline is not None:
         reference = side_from_baseline(baseline.source, baseline.document)
-        comparison = compare_sides(reference, side_from_results("current", config, results))
+        current = side_from_results("current", config, results)
+        comparison = compare_sides(reference, current, reader=state.spec_reader())
     for path in (s.report_path, s.markdown_path, s.json_path):
         if path is not None and (problem := writable(path)):
             errors.append(problem)

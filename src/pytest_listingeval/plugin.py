@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from pytest_listingeval import hooks
 from pytest_listingeval.cassettes import CassetteFilters
 from pytest_listingeval.cmdline import rechoose_rootdir
 from pytest_listingeval.coverage import CASE_SUFFIXES
@@ -31,9 +32,7 @@ from pytest_listingeval.terminal import write_summary
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
-    """Make the harness's hooks (`pytest_listingeval.hooks`) known to pytest."""
-    from pytest_listingeval import hooks
-
+    """The hooks a project implements to extend listingeval (hooks.py)."""
     pluginmanager.add_hookspecs(hooks)
 
 
@@ -191,7 +190,7 @@ def pytest_configure(config: pytest.Config) -> None:
     """Register the `eval` marker, create the session state, hook up pytest-html extras."""
     # Cases carry `eval`; a project that never declared it must still run under --strict-markers.
     config.addinivalue_line("markers", "eval: an evaluation case from the cases folder, scored per field")
-    config.stash[SESSION_KEY] = EvalSession(settings=resolve(config))
+    config.stash[SESSION_KEY] = EvalSession(settings=resolve(config), pluginmanager=config.pluginmanager)
     if not _is_controller(config):
         return
     controller = ControllerPlugin(config)

@@ -213,7 +213,8 @@ def format_comparison(result: RunsComparison) -> str:
     )
     out += ["", *_flip_lines(result), *_relabel_lines(comparison.relabels)]
     out.append(
-        f"Not re-scorable, left out (a changed judge rubric, or no stored output): {_ids(comparison.unscorable_cases)}"
+        "Not re-scorable, left out (a changed judge rubric, a custom check registered only in a conftest.py, "
+        f"or no stored output): {_ids(comparison.unscorable_cases)}"
     )
     out.append(f"Harness errors, left out (the harness could not run them in A or B): {_ids(comparison.errored_cases)}")
     out.append(f"Added cases (only in B): {_ids(comparison.added_cases)}")

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from pytest_listingeval.cases import Case
-from pytest_listingeval.checks import Check, CheckOutcome, CheckSpecError, parse_spec
+from pytest_listingeval.check_model import Check, CheckOutcome, CheckSpecError
+from pytest_listingeval.field_specs import SpecReader, offline_reader
+from pytest_listingeval.paths import PathError, value_at
 from pytest_listingeval.plain import jsonable
 from pytest_listingeval.results import CaseResult, CheckResult, FieldScore
 from pytest_listingeval.task import TaskResult
@@ -22,8 +25,16 @@ def _checked(outcome: CheckOutcome) -> CheckResult:
     return CheckResult(check=outcome.check, passed=outcome.passed, detail=outcome.detail, similarity=outcome.similarity)
 
 
-def _apply(checks: Sequence[Check], name: str, actual: Any, judge: Judge) -> list[CheckOutcome]:
-    return [judge(check.argument, name, actual) if check.name == "judge" else check.apply(actual) for check in checks]
+def _apply(
+    checks: Sequence[Check], name: str, output: Mapping[str, Any], judge: Judge
+) -> tuple[Any, list[CheckOutcome]]:
+    """The value at the field path and the outcome of every check on it; a missing step is said in each detail."""
+    found = value_at(output, name)
+    actual = found.value
+    ran = [judge(check.argument, name, actual) if check.name == "judge" else check.apply(actual) for check in checks]
+    if found.missing is not None:
+        ran = [replace(outcome, detail=f"{found.missing}: {outcome.detail}") for outcome in ran]
+    return actual, ran
 
 
 def score_case(case: Case, result: TaskResult, image_label: str | None, judge: Judge | None = None) -> CaseResult:
@@ -38,8 +49,7 @@ def score_case(case: Case, result: TaskResult, image_label: str | None, judge: J
         if failed:
             fields[name] = FieldScore(score=0, expected=case.expected[name], actual=None)
             continue
-        actual = output.get(name)
-        ran = _apply(checks, name, actual, judge or _no_judge)
+        actual, ran = _apply(checks, name, output, judge or _no_judge)
         fields[name] = FieldScore(
             score=int(all(o.passed for o in ran)),
             expected=case.expected[name],
@@ -112,7 +122,7 @@ def harness_failure(case: Case | None, case_id: str, message: str, image_label: 
 
 
 class NotRescorable(Exception):
-    """A stored output cannot be scored offline against a spec (a judge check that changed)."""
+    """A stored output cannot be scored offline against a spec (a judge check that changed, an unknown check)."""
 
 
 def _has_judge(checks: Sequence[Check]) -> bool:
@@ -125,16 +135,19 @@ def rescore_field(
     outputs: Sequence[Mapping[str, Any] | None],
     stored_spec: Any,
     stored_score: float | None,
+    reader: SpecReader | None = None,
 ) -> float:
     """Score stored outputs (one per repeat; None = failed) against today's spec for one field.
 
     Deterministic checks are re-run; a judge check needs a model, so its stored score is
-    reused when the spec is unchanged, and the field is NotRescorable when it changed.
+    reused when the spec is unchanged, and the field is NotRescorable when it changed. The
+    reader knows the output model and the custom checks (by default: none, and the entry
+    points' checks); a check it does not know makes the field NotRescorable, saying so.
     """
     try:
-        checks = parse_spec(spec)
-    except CheckSpecError as exc:
-        raise NotRescorable(f"field {name!r}: {exc}") from exc
+        checks = (reader or offline_reader()).checks_once(name, spec)
+    except (CheckSpecError, PathError) as exc:
+        raise NotRescorable(f"field {name!r} cannot be re-scored here: {exc}") from exc
     if _has_judge(checks):
         if stored_score is not None and jsonable(stored_spec) == jsonable(spec):
             return stored_score
@@ -142,7 +155,7 @@ def rescore_field(
     if not outputs:
         raise NotRescorable(f"field {name!r}: no stored output to score")
     scores = [
-        0 if output is None else int(all(o.passed for o in _apply(checks, name, output.get(name), _no_judge)))
+        0 if output is None else int(all(o.passed for o in _apply(checks, name, output, _no_judge)[1]))
         for output in outputs
     ]
     return round(sum(scores) / len(scores), 6) if len(scores) > 1 else float(scores[0])

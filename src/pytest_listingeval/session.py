@@ -15,6 +15,9 @@ import pytest
 
 from pytest_listingeval.cases import Case, CaseError, load_case
 from pytest_listingeval.cassettes import NO_FILTERS, CassetteFilters
+from pytest_listingeval.check_model import CheckFactory
+from pytest_listingeval.custom_checks import CheckRegistryError, custom_checks_in_use, gather
+from pytest_listingeval.field_specs import SpecReader
 from pytest_listingeval.outcome import IncompleteRun, RunConfig, RunInfo
 from pytest_listingeval.results import CaseResult
 from pytest_listingeval.runner import image_label
@@ -45,6 +48,7 @@ class EvalSession:
     """Per-process state: the task and, on the controller, what every selected case produced."""
 
     settings: HarnessSettings
+    pluginmanager: pytest.PytestPluginManager | None = None
     started: float = field(default_factory=time.monotonic)
     run: RunInfo = field(default_factory=lambda: _new_run(datetime.now(UTC)))
     _task: EvalTask | None = None
@@ -57,6 +61,7 @@ class EvalSession:
     startup_errors: list[str] = field(default_factory=list)
     no_cases_ran: bool = False
     cassette_filters: CassetteFilters = NO_FILTERS
+    _custom_checks: dict[str, CheckFactory] | None = None
 
     @property
     def task(self) -> EvalTask:
@@ -88,9 +93,35 @@ class EvalSession:
         if problem:
             raise pytest.UsageError(problem)
 
+    def custom_checks(self) -> dict[str, CheckFactory]:
+        """This process's custom checks (hook implementations and entry points), gathered on first use."""
+        if self._custom_checks is None:
+            self._custom_checks = gather(self.pluginmanager)
+        return self._custom_checks
+
+    def spec_reader(self) -> SpecReader:
+        """How the gate reads expectations to re-score stored outputs: this run's output model and custom checks."""
+        try:
+            output_model = self.task.output_model
+        except pytest.UsageError:
+            output_model = None
+        try:
+            custom = self.custom_checks()
+        except CheckRegistryError:
+            custom = {}
+        return SpecReader(output_model, custom)
+
+    def _load_case(self, path: Path) -> Case:
+        try:
+            custom = self.custom_checks()
+        except CheckRegistryError as exc:
+            raise CaseError(f"{path.as_posix()}: {exc}") from exc
+        with custom_checks_in_use(custom):
+            return load_case(path, self.settings.cases_root, self.task.output_model, self.settings.root)
+
     def load(self, path: Path) -> Case:
-        """Load a case file and refuse duplicate ids."""
-        case = load_case(path, self.settings.cases_root, self.task.output_model, self.settings.root)
+        """Load a case file (with this process's custom checks), let the task refuse it, refuse duplicate ids."""
+        case = self._load_case(path)
         problem = case_problem(self.task, case.task_input())
         if problem:
             raise CaseError(f"{path.as_posix()}: {problem}")
@@ -133,12 +164,7 @@ class EvalSession:
         why = self.failures.get(nodeid) or "no result was received (the worker crashed or the run was interrupted)"
         case: Case | None = None
         try:
-            case = load_case(
-                self.settings.node_root / nodeid.split("::", 1)[0],
-                self.settings.cases_root,
-                self.task.output_model,
-                self.settings.root,
-            )
+            case = self._load_case(self.settings.node_root / nodeid.split("::", 1)[0])
         except (CaseError, OSError, pytest.UsageError):
             case = None
         label = image_label(self.settings, case.image) if case and case.image else None

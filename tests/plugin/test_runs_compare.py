@@ -181,7 +181,10 @@ def test_unscorable_and_errored_cases_are_listed_and_left_out(
     code, out, _ = _compare(capsys, A_ID, B_ID, "--dir", str(runs_dir))
     assert code == 0
     lines = out.splitlines()
-    assert "Not re-scorable, left out (a changed judge rubric, or no stored output): c/one" in lines
+    assert (
+        "Not re-scorable, left out (a changed judge rubric, a custom check registered only in a conftest.py, "
+        "or no stored output): c/one"
+    ) in lines
     assert "Harness errors, left out (the harness could not run them in A or B): c/two" in lines
     # Only the re-judged field is left out: c/one still counts on category and color.
     assert "Accuracy on the 3 cases both runs scored (%, delta in points):" in lines
