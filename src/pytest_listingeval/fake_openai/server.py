@@ -195,13 +195,11 @@ class _Handler(BaseHTTPRequestHandler):
             body = None
         headers = {k.lower(): v for k, v in self.headers.items()}
         request = RecordedRequest.parse("POST", self.path, headers, body if isinstance(body, dict) else None)
-        endpoint = request.endpoint
-        fault = fake._record(request, take_fault=endpoint is not None)
-        if endpoint is None:
-            self._send_error(_invalid_url("POST", self.path))
-            return
-        if not headers.get("authorization", "").startswith("Bearer "):
-            self._send_error(ApiError(401, "Missing bearer authentication.", "invalid_request_error", None))
+        route = _route(request)
+        # A rejected request leaves the queued faults for the next one that gets answered.
+        fault = fake._record(request, take_fault=isinstance(route, EndpointShapes))
+        if isinstance(route, ApiError):
+            self._send_error(route)
             return
         if fault is not None and fault.kind == "drop":
             self._drop()
@@ -221,7 +219,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._drop()
                 return
             answer = fake.default_answer
-        self._answer(ENDPOINTS[endpoint], request, answer, started)
+        self._answer(route, request, answer, started)
 
     def _answer(self, shapes: EndpointShapes, request: RecordedRequest, answer: Answer | None, started: float) -> None:
         if answer is None:
@@ -284,6 +282,18 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
+
+
+def _route(request: RecordedRequest) -> EndpointShapes | ApiError:
+    """The endpoint that answers the request, or the error for an unknown path, no bearer token or streaming."""
+    if request.endpoint is None:
+        return _invalid_url(request.method, request.path)
+    if not request.headers.get("authorization", "").startswith("Bearer "):
+        return ApiError(401, "Missing bearer authentication.", "invalid_request_error", None)
+    if request.body is not None and request.body.get("stream") is True:
+        message = "the fake OpenAI server does not stream; call it without stream=True"
+        return ApiError(400, message, "invalid_request_error", "fake_no_streaming", "stream")
+    return ENDPOINTS[request.endpoint]
 
 
 def _invalid_url(method: str, path: str) -> ApiError:
