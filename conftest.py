@@ -1,14 +1,15 @@
 """Repository-wide pytest setup: pytester for plugin tests, the project's default fake answer."""
 
-# pytester's in-process runs drop modules first imported inside them. httpx builds its map of
-# httpcore exceptions once, lazily; if that first happens inside an in-process run, later
-# connection errors escape as unmapped httpcore errors. Importing httpcore here keeps the
-# classes in that map alive for the whole session.
+# pytester drops the modules first imported during a test that uses it. httpx (and httpx2, the
+# SDK's) builds its map of httpcore (httpcore2) exceptions once, lazily; if that first happens
+# during such a test, later connection errors escape as unmapped httpcore errors. Importing
+# both here keeps the classes in those maps alive for the whole session.
 import httpcore  # noqa: F401
+import httpcore2  # noqa: F401
 import pytest
+from tests.fakes.listing import DEFAULT_LISTING
 
 from pytest_listingeval.fake_openai import FakeOpenAI
-from tests.fakes.listing import DEFAULT_LISTING
 
 pytest_plugins = ["pytester"]
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from pathlib import Path
 
-import httpx2
 import pytest
 
 USER_TEST = """
 import json
 import re
+import socket
 from pathlib import Path
 import os
 
@@ -53,8 +54,9 @@ def test_a_users_test_file_gets_the_fixture_without_any_conftest(
     seen = json.loads((pytester.path / "seen.json").read_text())
     assert seen["OPENAI_API_KEY"] == "fake-key-not-real" and seen["OPENAI_ORG_ID"] is None
     assert seen["OPENAI_BASE_URL"].startswith("http://127.0.0.1:") and seen["OPENAI_BASE_URL"].endswith("/v1")
-    with pytest.raises(httpx2.ConnectError):  # stopped after the test
-        httpx2.get(seen["OPENAI_BASE_URL"] + "/healthz", timeout=2)
+    port = int(seen["OPENAI_BASE_URL"].rsplit(":", 1)[1].split("/")[0])
+    with pytest.raises(ConnectionRefusedError):  # stopped after the test
+        socket.create_connection(("127.0.0.1", port), timeout=2)
 
 
 def test_fixtures_are_a_plugin_of_their_own(pytester: pytest.Pytester) -> None:

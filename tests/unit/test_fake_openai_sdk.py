@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from collections.abc import Iterator
 from enum import StrEnum
 from typing import Any
@@ -231,6 +232,19 @@ def test_server_errors_name_the_request_id(fake: FakeOpenAI, client: openai.Open
         ask(client, endpoint)
     assert failed.value.status_code == status and failed.value.type == "server_error" and failed.value.code is None
     assert failed.value.request_id is not None and failed.value.request_id in failed.value.message
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+def test_server_error_has_the_real_body(fake: FakeOpenAI, client: openai.OpenAI, endpoint: str) -> None:
+    real = real_openai.load("ruby_openai_500_server_error_then_200_retry.yml").json()["error"]
+    fake.enqueue(faults.server_error(500))
+    with pytest.raises(openai.InternalServerError) as failed:
+        ask(client, endpoint)
+    assert isinstance(failed.value.body, dict)
+    ours, theirs = dict(failed.value.body), dict(real)
+    ours["message"] = ours["message"].replace(str(failed.value.request_id), "REQUEST_ID")
+    theirs["message"] = re.sub(r"req_[0-9a-f]{32}", "REQUEST_ID", theirs["message"])
+    assert ours == theirs
 
 
 @pytest.mark.parametrize(

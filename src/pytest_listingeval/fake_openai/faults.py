@@ -66,7 +66,10 @@ def insufficient_quota() -> Fault:
 def server_error(status: int = 500) -> Fault:
     """500 (or 502/503) with the server_error envelope, code null."""
     messages = {
-        500: "The server had an error processing your request. You can retry your request.",
+        500: (
+            "The server had an error processing your request. Sorry about that! You can retry your request, "
+            "or contact us through our help center at help.openai.com if you keep seeing this error."
+        ),
         502: "Bad gateway.",
         503: "The server is overloaded or not ready yet.",
     }

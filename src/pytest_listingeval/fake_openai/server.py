@@ -257,7 +257,7 @@ class _Handler(BaseHTTPRequestHandler):
         if error.status >= 500:
             error = ApiError(
                 error.status,
-                f"{error.message} (Please include the request ID {rid} in your message.)",
+                f"{error.message} (Please include the request ID {rid} in your email.)",
                 error.type,
                 error.code,
                 error.param,
