@@ -1,9 +1,22 @@
-"""Repository-wide pytest setup: pytester for plugin tests, the fake OpenAI server fixtures."""
+"""Repository-wide pytest setup: pytester for plugin tests, the extractor's hooks, the project's default fake answer."""
 
-# pytester's in-process runs drop modules first imported inside them. httpx builds its map of
-# httpcore exceptions once, lazily; if that first happens inside an in-process run, later
-# connection errors escape as unmapped httpcore errors. Importing httpcore here keeps the
-# classes in that map alive for the whole session.
+# pytester drops the modules first imported during a test that uses it. httpx (and httpx2, the
+# SDK's) builds its map of httpcore (httpcore2) exceptions once, lazily; if that first happens
+# during such a test, later connection errors escape as unmapped httpcore errors. Importing
+# both here keeps the classes in those maps alive for the whole session.
 import httpcore  # noqa: F401
+import httpcore2  # noqa: F401
+import pytest
+from tests.fakes.listing import DEFAULT_LISTING
 
-pytest_plugins = ["pytester", "tests.fakes.plugin", "extractor.pytest_plugin"]
+from pytest_listingeval.fake_openai import FakeOpenAI
+
+# The extractor's hook implementations (its cassette filters) for this project's eval runs.
+pytest_plugins = ["pytester", "extractor.pytest_plugin"]
+
+
+@pytest.fixture
+def fake_openai(fake_openai: FakeOpenAI) -> FakeOpenAI:
+    """The plugin's fake server (also behind `fake_openai_env`), answering the guitar listing by default."""
+    fake_openai.answer_with(DEFAULT_LISTING)
+    return fake_openai

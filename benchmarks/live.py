@@ -26,7 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.fakes.server import FakeOpenAI  # noqa: E402
+from tests.fakes.listing import DEFAULT_LISTING  # noqa: E402
+
+from pytest_listingeval.fake_openai import FakeOpenAI  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ def record(
     import shutil
 
     shutil.rmtree(project / "cassettes", ignore_errors=True)
-    with FakeOpenAI(latency_s=latency_s) as fake:
+    with FakeOpenAI(latency_s=latency_s, default_answer=DEFAULT_LISTING) as fake:
         fake.answer_images(answers or {})
         run_env = {**env, "OPENAI_BASE_URL": fake.base_url, "OPENAI_API_KEY": "fake-key-for-benchmarks"}
         cmd = [python, "-m", "pytest", "-m", "eval", "--record-mode=rewrite", "--eval-no-run-record", "-q"]

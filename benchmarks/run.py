@@ -98,7 +98,9 @@ def _demo_answer_table() -> dict[str, Any]:
 
 def footprint_runs(root: Path, env: dict[str, str]) -> dict[str, Any]:
     """Bytes per cassette for a 512 px and a 3000 px photo: ours vs plain vcrpy; trims projected."""
-    from tests.fakes.server import FakeOpenAI
+    from tests.fakes.listing import DEFAULT_LISTING
+
+    from pytest_listingeval.fake_openai import FakeOpenAI
 
     project = make_project(root, 0, with_cassettes=False)
     photos = {512: footprint.noise_photo(project.root / "images" / "photo_512.jpg", 512, 1)}
@@ -108,7 +110,7 @@ def footprint_runs(root: Path, env: dict[str, str]) -> dict[str, Any]:
         case.parent.mkdir(parents=True, exist_ok=True)
         case.write_text(f"image: ../../images/{image.name}\nexpected:\n  category: other\n", encoding="utf-8")
     result: dict[str, Any] = {"libyaml": footprint.with_libyaml(), "photos": {}}
-    with FakeOpenAI() as fake:
+    with FakeOpenAI(default_answer=DEFAULT_LISTING) as fake:
         rec_env = footprint.env_with(fake.base_url, Path(env["PYTHONPATH"]))
         cmd = [PY, "-m", "pytest", "-m", "eval", "--record-mode=rewrite", "--eval-no-run-record", "-q"]
         measured = run(cmd, project.root, rec_env)
@@ -176,7 +178,9 @@ def peer(
     pf_dir: str | None,
 ) -> dict[str, Any]:
     """promptfoo live and cached on the same cases, then ours on the same server, back to back."""
-    from tests.fakes.server import FakeOpenAI
+    from tests.fakes.listing import DEFAULT_LISTING
+
+    from pytest_listingeval.fake_openai import FakeOpenAI
 
     main_js = peer_promptfoo.find_promptfoo(pf_dir)
     if main_js is None:
@@ -198,7 +202,7 @@ def peer(
     state = work / "promptfoo-state"
     peer_promptfoo.fresh_state(state)
     out: dict[str, Any] = {"cases": n_cases, "concurrency": concurrency, "latency_s": latency_s}
-    with FakeOpenAI(latency_s=latency_s) as fake:
+    with FakeOpenAI(latency_s=latency_s, default_answer=DEFAULT_LISTING) as fake:
         fake.answer_images(answers)
         config = peer_promptfoo.write_config(
             work / "promptfoo",

@@ -1,7 +1,7 @@
 """Record the SIMULATED demo cassettes: serve scripts/demo_answers.yaml through the fake server.
 
 The shipped eval cassettes cannot come from OpenAI here (no network, no key). This script
-starts the local fake OpenAI-compatible server (tests/fakes/), answers each case's image
+starts the local fake OpenAI-compatible server (pytest_listingeval.fake_openai), answers each case's image
 with the hand-written answer in scripts/demo_answers.yaml, records every case through the
 real extractor and pytest plugin, and rewrites reports/baseline.json from the result.
 
@@ -26,11 +26,10 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.fakes.faults import by_name  # noqa: E402
-from tests.fakes.server import FakeOpenAI  # noqa: E402
-
 from extractor.images import prepare_image  # noqa: E402
 from extractor.settings import load_settings  # noqa: E402
+from pytest_listingeval.fake_openai import FakeOpenAI  # noqa: E402
+from pytest_listingeval.fake_openai.faults import by_name  # noqa: E402
 
 # Not a real key: the fake server ignores it, and cassettes never store it.
 _FAKE_KEY = "fake-key-for-simulated-recording"

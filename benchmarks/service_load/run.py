@@ -2,7 +2,7 @@
 
     /work/venv/bin/python benchmarks/service_load/run.py [--users 32] [--seconds 30] [--model-ms 500]
 
-Starts the fake OpenAI server (`tests/fakes/server.py --latency-ms`), `listingeval serve` on a
+Starts the fake OpenAI server (`python -m tests.fakes --latency-ms`), `listingeval serve` on a
 fresh SQLite file, and locust headless on 127.0.0.1 only; prints and saves (results.json) the
 request rate, the latency the service adds over the model's own (p50, p99) and the service
 process's CPU time per extraction (`cpu_ms_per_request`, from /proc on Linux). The CPU figure
@@ -140,7 +140,7 @@ def main() -> int:
     }
     db = args.db or f"sqlite:///{work / 'bench.db'}"
     fake = subprocess.Popen(
-        [python, "-m", "tests.fakes.server", "--port", str(fake_port), "--latency-ms", str(args.model_ms)],
+        [python, "-m", "tests.fakes", "--port", str(fake_port), "--latency-ms", str(args.model_ms)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 import yaml
-from tests.fakes.server import FakeOpenAI
 
 from pytest_listingeval import CassetteFilters
+from pytest_listingeval.fake_openai import FakeOpenAI
 
 try:
     from tests.plugin.harness_support import GenericProject, image_stem, instrument

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 from PIL import Image
-from tests.fakes.server import FakeOpenAI
 
 from extractor.images import prepare_image
+from pytest_listingeval.fake_openai import FakeOpenAI
 
 PYPROJECT = """
 [tool.listingeval]

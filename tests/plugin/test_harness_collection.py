@@ -8,7 +8,8 @@ import shlex
 from collections.abc import Iterator
 
 import pytest
-from tests.fakes.server import FakeOpenAI
+
+from pytest_listingeval.fake_openai import FakeOpenAI
 
 try:
     from tests.plugin.harness_support import GenericProject, image_stem, instrument

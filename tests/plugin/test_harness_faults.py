@@ -12,11 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.fakes import faults
-from tests.fakes.faults import Fault
-from tests.fakes.server import FakeOpenAI, RecordedRequest, unreachable_base_url
 
 from extractor.images import prepare_image
+from pytest_listingeval.fake_openai import FakeOpenAI, RecordedRequest, faults, unreachable_base_url
+from pytest_listingeval.fake_openai.faults import Fault
 
 try:
     from tests.plugin.harness_support import Project, Run, png_bytes, read_cassette

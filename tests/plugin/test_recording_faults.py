@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tests.fakes.server import FakeOpenAI, unreachable_base_url
+
+from pytest_listingeval.fake_openai import FakeOpenAI, unreachable_base_url
 
 try:
     from tests.plugin.harness_support import (

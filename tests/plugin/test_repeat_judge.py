@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 from PIL import Image
-from tests.fakes.server import FakeOpenAI, RecordedRequest
+
+from pytest_listingeval.fake_openai import FakeOpenAI, RecordedRequest
 
 PYPROJECT = """
 [tool.listingeval]

@@ -28,8 +28,8 @@ from extractor.service.storage.db import make_engine, upgrade
 from extractor.service.storage.store import Store
 from extractor.service.storage.tables import corrections, extractions, images, review_leases, reviews, revoked_sessions
 from extractor.settings import Settings
-from tests.fakes.server import FakeOpenAI
-from tests.fakes.shapes import DEFAULT_LISTING
+from pytest_listingeval.fake_openai import FakeOpenAI
+from tests.fakes.listing import DEFAULT_LISTING
 
 PG_URL_ENV = "LISTINGEVAL_TEST_PG_URL"
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

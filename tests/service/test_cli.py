@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from extractor.cli import main
-from tests.fakes.server import FakeOpenAI
+from pytest_listingeval.fake_openai import FakeOpenAI
 from tests.fakes.tcp_proxy import TcpProxy
 from tests.service.conftest import DEFAULT_PG_URL, PG_URL_ENV, png
 

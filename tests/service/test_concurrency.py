@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from extractor.service.app import create_app
 from extractor.service.storage.records import LogFilter
 from extractor.service.storage.store import Store
-from tests.fakes.server import FakeOpenAI
+from pytest_listingeval.fake_openai import FakeOpenAI
 from tests.service.conftest import AUTH, fake_extractor, make_config, png
 
 pytestmark = pytest.mark.service

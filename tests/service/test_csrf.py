@@ -11,7 +11,7 @@ from starlette.datastructures import Headers
 
 from extractor.service.security.csrf import cross_site_problem, own_origin
 from extractor.service.storage.store import Store
-from tests.fakes.shapes import DEFAULT_LISTING
+from tests.fakes.listing import DEFAULT_LISTING
 from tests.service.conftest import AUTH, ClientFactory, StubExtractor, png
 from tests.service.test_review_helpers import seed
 from tests.service.test_session_helpers import OWN, SAME_SITE, csrf_of, review_count, sign_in

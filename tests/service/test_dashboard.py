@@ -8,9 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from extractor.service.config import Variant
-from tests.fakes import faults
-from tests.fakes.server import FakeOpenAI
-from tests.fakes.shapes import DEFAULT_LISTING
+from pytest_listingeval.fake_openai import FakeOpenAI, faults
+from tests.fakes.listing import DEFAULT_LISTING
 from tests.service.conftest import AUTH, ClientFactory, StubExtractor, png, upload
 from tests.service.seeds import stored_invalid_image
 

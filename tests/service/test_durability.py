@@ -40,9 +40,8 @@ from extractor.service.storage.reaper import reap_once
 from extractor.service.storage.records import Finished, LogFilter, Pending, Upload, utcnow
 from extractor.service.storage.store import Store
 from extractor.service.storage.tables import extractions
-from tests.fakes import faults
-from tests.fakes.server import FakeOpenAI
-from tests.fakes.shapes import DEFAULT_LISTING
+from pytest_listingeval.fake_openai import FakeOpenAI, faults
+from tests.fakes.listing import DEFAULT_LISTING
 from tests.service.conftest import AUTH, ClientFactory, StubExtractor, fake_extractor, make_config, png, upload
 from tests.service.outages import outage_for, serving
 

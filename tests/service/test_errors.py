@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from extractor.service.api.bodies import check_text
 from extractor.service.api.errors import ApiError
 from extractor.service.storage.store import Store
-from tests.fakes.shapes import DEFAULT_LISTING
+from tests.fakes.listing import DEFAULT_LISTING
 from tests.service.conftest import AUTH, upload
 
 pytestmark = pytest.mark.service

@@ -11,9 +11,8 @@ from fastapi.testclient import TestClient
 from extractor import images
 from extractor.service.storage.records import LogFilter
 from extractor.service.storage.store import Store
-from tests.fakes import faults
-from tests.fakes.server import FakeOpenAI
-from tests.fakes.shapes import DEFAULT_LISTING
+from pytest_listingeval.fake_openai import FakeOpenAI, faults
+from tests.fakes.listing import DEFAULT_LISTING
 from tests.service.conftest import AUTH, ClientFactory, png, upload
 
 pytestmark = pytest.mark.service

@@ -9,9 +9,8 @@ from fastapi.testclient import TestClient
 
 from extractor.service.extraction.corrections import corrected_fields, normalise
 from extractor.service.storage.store import Store
-from tests.fakes import faults
-from tests.fakes.server import FakeOpenAI
-from tests.fakes.shapes import DEFAULT_LISTING
+from pytest_listingeval.fake_openai import FakeOpenAI, faults
+from tests.fakes.listing import DEFAULT_LISTING
 from tests.service.conftest import AUTH, upload
 
 pytestmark = pytest.mark.service

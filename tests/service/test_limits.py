@@ -24,8 +24,8 @@ from extractor.service.app import create_app
 from extractor.service.config import DEFAULT_MAX_JSON_BYTES as MAX_JSON_BYTES
 from extractor.service.storage.store import Store
 from extractor.service.storage.tables import corrections, extractions, images
-from tests.fakes.server import FakeOpenAI
-from tests.fakes.shapes import DEFAULT_LISTING
+from pytest_listingeval.fake_openai import FakeOpenAI
+from tests.fakes.listing import DEFAULT_LISTING
 from tests.service.conftest import ClientFactory, StubExtractor, make_config, png, upload
 from tests.service.outages import serving
 

@@ -32,7 +32,7 @@ from extractor.service.extraction.corrections import FIELDS
 from extractor.service.extraction.runner import ExtractorLike
 from extractor.service.storage.records import Finished, Pending, Upload, utcnow
 from extractor.service.storage.store import Store
-from tests.fakes.shapes import DEFAULT_LISTING
+from tests.fakes.listing import DEFAULT_LISTING
 from tests.service.conftest import ADMIN_TOKEN, AUTH, StubExtractor, api_routes, make_config, png
 
 pytestmark = pytest.mark.service

@@ -18,7 +18,7 @@ from extractor.service.storage.db import make_engine, upgrade
 from extractor.service.storage.records import utcnow
 from extractor.service.storage.store import Store
 from extractor.service.storage.tables import extractions, images
-from tests.fakes.server import FakeOpenAI
+from pytest_listingeval.fake_openai import FakeOpenAI
 from tests.service.conftest import postgres_engine
 
 pytestmark = pytest.mark.service

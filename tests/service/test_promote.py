@@ -17,7 +17,7 @@ from extractor.service.review.store import ReviewStore, Verdict
 from extractor.service.storage.store import Store
 from pytest_listingeval.cases import load_case
 from pytest_listingeval.checks import run_checks
-from tests.fakes.shapes import DEFAULT_LISTING
+from tests.fakes.listing import DEFAULT_LISTING
 from tests.service.test_review_helpers import CLIPART, database_url, drawing, reencoded, seed
 
 pytestmark = pytest.mark.service

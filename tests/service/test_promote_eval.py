@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from extractor.service.storage.store import Store
-from tests.fakes.server import FakeOpenAI
-from tests.fakes.shapes import DEFAULT_LISTING
+from pytest_listingeval.fake_openai import FakeOpenAI
+from tests.fakes.listing import DEFAULT_LISTING
 from tests.service.test_promote import TEAPOT, _reviewed
 from tests.service.test_review_helpers import database_url, drawing
 

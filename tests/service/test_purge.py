@@ -18,7 +18,7 @@ from extractor.service.storage.purge import Criteria, Purged, PurgeError, depend
 from extractor.service.storage.records import utcnow
 from extractor.service.storage.store import Store
 from extractor.service.storage.tables import corrections, extractions, images, metadata, review_leases, reviews
-from tests.fakes.shapes import DEFAULT_LISTING
+from tests.fakes.listing import DEFAULT_LISTING
 from tests.service.conftest import AUTH, png, upload
 from tests.service.test_review_helpers import database_url
 

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from extractor.service.review.queue import ReviewQueue
 from extractor.service.review.store import ReviewStore
 from extractor.service.storage.store import Store
-from tests.fakes.shapes import DEFAULT_LISTING
+from tests.fakes.listing import DEFAULT_LISTING
 from tests.service.conftest import AUTH, ClientFactory, StubExtractor
 from tests.service.test_review_helpers import seed
 from tests.service.test_session_helpers import OWN, csrf_of, sign_in

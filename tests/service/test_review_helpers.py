@@ -17,7 +17,7 @@ from extractor.service.api.uploads import sniff
 from extractor.service.extraction.corrections import corrected_fields
 from extractor.service.storage.records import Finished, Pending, Upload, utcnow
 from extractor.service.storage.store import Store
-from tests.fakes.shapes import DEFAULT_LISTING
+from tests.fakes.listing import DEFAULT_LISTING
 from tests.service.conftest import png
 
 CLIPART = Path(__file__).resolve().parents[2] / "cases" / "images"

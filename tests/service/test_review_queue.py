@@ -15,7 +15,7 @@ from extractor.service.review.queue import ReviewQueue
 from extractor.service.review.store import ReviewStore, Verdict
 from extractor.service.storage.records import utcnow
 from extractor.service.storage.store import Store
-from tests.fakes.shapes import DEFAULT_LISTING
+from tests.fakes.listing import DEFAULT_LISTING
 from tests.service.conftest import AUTH, StubExtractor, make_config, png
 from tests.service.test_review_helpers import seed
 

@@ -11,7 +11,7 @@ from extractor.service.config import Variant
 from extractor.service.review.store import ReviewStore, Verdict
 from extractor.service.storage.store import Store
 from pytest_listingeval.stats import wilson_interval
-from tests.fakes.shapes import DEFAULT_LISTING
+from tests.fakes.listing import DEFAULT_LISTING
 from tests.service.conftest import AUTH, ClientFactory, StubExtractor
 from tests.service.test_review_helpers import seed
 

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from extractor.service.storage.store import Store
-from tests.fakes.server import FakeOpenAI
+from pytest_listingeval.fake_openai import FakeOpenAI
 from tests.service.conftest import ClientFactory, png
 
 pytestmark = pytest.mark.service

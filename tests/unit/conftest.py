@@ -11,7 +11,7 @@ import vcr as vcrpy
 
 from extractor.client import Extractor
 from extractor.settings import Settings
-from tests.fakes.server import FakeOpenAI
+from pytest_listingeval.fake_openai import FakeOpenAI
 from tests.unit import cassette_hygiene
 
 ROOT = Path(__file__).resolve().parents[2]

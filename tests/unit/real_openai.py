@@ -1,25 +1,19 @@
-"""Load real OpenAI exchanges recorded by other projects (see /work/shared/real-openai/SOURCES.md).
-
-They are read in place, never copied into this repository. Set LISTINGEVAL_REAL_OPENAI to
-another folder holding the same files; when none is found the tests that need them skip.
-"""
+"""Load real OpenAI exchanges recorded by other projects (tests/data/real-openai/, see its SOURCES.md)."""
 
 from __future__ import annotations
 
 import gzip
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
-from tests.fakes import faults
-from tests.fakes.faults import Fault
+from pytest_listingeval.fake_openai import faults
+from pytest_listingeval.fake_openai.faults import Fault
 
-REAL_DIR = Path(os.environ.get("LISTINGEVAL_REAL_OPENAI", "/work/shared/real-openai"))
+REAL_DIR = Path(__file__).resolve().parents[1] / "data" / "real-openai"
 # Framing headers describe the recorded transfer, not the body the fake server sends.
 _FRAMING = frozenset({"content-encoding", "transfer-encoding", "content-length", "connection"})
 
@@ -50,7 +44,7 @@ class Recorded:
 def _path(name: str) -> Path:
     path = REAL_DIR / name
     if not path.is_file():
-        pytest.skip(f"real OpenAI recording {path} not available")
+        raise FileNotFoundError(f"real OpenAI recording {path} is missing from the repository")
     return path
 
 
@@ -64,11 +58,17 @@ def _first(values: Any) -> str:
     return str(values[0] if isinstance(values, list) else values)
 
 
-def load(name: str, index: int = 0) -> Recorded:
-    """Interaction `index` of a vcrpy (Python) or VCR (Ruby) cassette."""
+def _interaction(name: str, index: int) -> dict[str, Any]:
     data = yaml.load(_path(name).read_text(encoding="utf-8"), Loader=yaml.Loader)
     interactions = data.get("interactions") or data.get("http_interactions")
-    response = interactions[index]["response"]
+    interaction = interactions[index]
+    assert isinstance(interaction, dict)
+    return interaction
+
+
+def load(name: str, index: int = 0) -> Recorded:
+    """Interaction `index` of a vcrpy (Python) or VCR (Ruby) cassette."""
+    response = _interaction(name, index)["response"]
     headers = {
         str(k).lower(): _first(v) for k, v in (response.get("headers") or {}).items() if str(k).lower() not in _FRAMING
     }
@@ -78,3 +78,10 @@ def load(name: str, index: int = 0) -> Recorded:
 def load_body(name: str, status: int) -> Recorded:
     """A body-only recording (no status or headers stored): serve it with `status`."""
     return Recorded(status, {"content-type": "application/json"}, _path(name).read_bytes())
+
+
+def request_json(name: str, index: int = 0) -> dict[str, Any]:
+    """The JSON body of the request of interaction `index` (what the client sent)."""
+    body = json.loads(_decode(_interaction(name, index)["request"]["body"]))
+    assert isinstance(body, dict)
+    return body

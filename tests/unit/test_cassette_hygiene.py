@@ -16,7 +16,7 @@ from vcr.errors import CannotOverwriteExistingCassetteException
 
 from extractor.client import Extractor
 from extractor.outcome import Extraction
-from tests.fakes.plugin import DUMMY_API_KEY
+from pytest_listingeval.fake_openai.fixtures import DUMMY_API_KEY
 from tests.unit import photos, test_cassettes
 from tests.unit.cassette_hygiene import (
     bodies_match,

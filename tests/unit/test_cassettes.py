@@ -16,10 +16,9 @@ import pytest
 from extractor.client import Extractor
 from extractor.outcome import Extraction, ExtractionFailure
 from pytest_listingeval.cassettes import safe_uri, use_cassette
-from tests.fakes import faults
-from tests.fakes.plugin import DUMMY_API_KEY
-from tests.fakes.server import FakeOpenAI
-from tests.fakes.shapes import DEFAULT_LISTING
+from pytest_listingeval.fake_openai import FakeOpenAI, faults
+from pytest_listingeval.fake_openai.fixtures import DUMMY_API_KEY
+from tests.fakes.listing import DEFAULT_LISTING
 from tests.unit import photos
 from tests.unit.conftest import FAST
 
@@ -38,7 +37,7 @@ def recorder(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
         monkeypatch.setenv("OPENAI_BASE_URL", NOWHERE)
         yield None
         return
-    with FakeOpenAI() as fake:
+    with FakeOpenAI(default_answer=DEFAULT_LISTING) as fake:
         monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
         yield fake
 

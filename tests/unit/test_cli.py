@@ -12,9 +12,8 @@ import pytest
 from PIL import Image
 
 from extractor.cli import main
-from tests.fakes import faults
-from tests.fakes.server import FakeOpenAI
-from tests.fakes.shapes import DEFAULT_LISTING
+from pytest_listingeval.fake_openai import FakeOpenAI, faults
+from tests.fakes.listing import DEFAULT_LISTING
 from tests.unit import photos
 
 pytestmark = pytest.mark.unit

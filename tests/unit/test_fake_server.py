@@ -18,10 +18,10 @@ import pytest
 from extractor.client import Extractor
 from extractor.images import prepare_image
 from extractor.outcome import Extraction, ExtractionFailure
-from tests.fakes import faults
-from tests.fakes.plugin import DUMMY_API_KEY
-from tests.fakes.server import FakeOpenAI, load_answers
-from tests.fakes.shapes import DEFAULT_LISTING
+from pytest_listingeval.fake_openai import FakeOpenAI, faults
+from pytest_listingeval.fake_openai.answers import load_answers
+from pytest_listingeval.fake_openai.fixtures import DUMMY_API_KEY
+from tests.fakes.listing import DEFAULT_LISTING
 from tests.unit import photos, real_openai
 from tests.unit.conftest import FAST, ROOT
 
@@ -70,9 +70,9 @@ def test_rate_limit_headers(fake_openai: FakeOpenAI) -> None:
 
 
 def test_unknown_path_and_missing_key(fake_openai: FakeOpenAI) -> None:
-    assert post(fake_openai, "/chat/completions").status_code == 404
+    assert post(fake_openai, "/completions").status_code == 404
     assert post(fake_openai, headers={}).status_code == 401
-    assert [r.path for r in fake_openai.requests] == ["/v1/chat/completions", "/v1/responses"]
+    assert [r.path for r in fake_openai.requests] == ["/v1/completions", "/v1/responses"]
 
 
 def test_answer_using_a_function(fake_openai: FakeOpenAI) -> None:
@@ -114,7 +114,7 @@ def test_standalone_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     }
     (tmp_path / "answers.json").write_text(json.dumps(answers))
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.server", "--port", "0", "--latency-ms", "50",
+        [sys.executable, "-m", "pytest_listingeval.fake_openai", "--port", "0", "--latency-ms", "50",
          "--answers", str(tmp_path / "answers.json")],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},

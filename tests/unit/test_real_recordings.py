@@ -14,8 +14,8 @@ import pytest
 
 from extractor.client import Extractor
 from extractor.outcome import Extraction, ExtractionFailure, Usage
-from tests.fakes.server import FakeOpenAI
-from tests.fakes.shapes import DEFAULT_LISTING
+from pytest_listingeval.fake_openai import FakeOpenAI
+from tests.fakes.listing import DEFAULT_LISTING
 from tests.unit import photos, real_openai
 from tests.unit.real_openai import Recorded
 

@@ -17,11 +17,11 @@ from vcr.errors import CannotOverwriteExistingCassetteException
 from pytest_listingeval.cases import load_case
 from pytest_listingeval.cassettes import NO_REQUESTS_KEY, CountingCassette, use_cassette
 from pytest_listingeval.concurrent import ConcurrentCassettes
+from pytest_listingeval.fake_openai import FakeOpenAI, faults, unreachable_base_url
 from pytest_listingeval.runner import run_case
 from pytest_listingeval.settings import HarnessSettings
 from pytest_listingeval.task import TaskDescription, TaskResult
-from tests.fakes import faults
-from tests.fakes.server import FakeOpenAI, unreachable_base_url
+from tests.fakes.listing import DEFAULT_LISTING
 from tests.unit import photos
 
 pytestmark = pytest.mark.unit
@@ -95,7 +95,7 @@ def test_everything_else_is_the_wrapped_cassette() -> None:
 
 @pytest.fixture
 def fake() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI() as server:
+    with FakeOpenAI(default_answer=DEFAULT_LISTING) as server:
         yield server
 
 

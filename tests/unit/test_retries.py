@@ -10,9 +10,8 @@ import pytest
 
 from extractor.client import Extractor
 from extractor.outcome import Extraction, ExtractionFailure
-from tests.fakes import faults
-from tests.fakes.server import FakeOpenAI
-from tests.fakes.shapes import DEFAULT_LISTING
+from pytest_listingeval.fake_openai import FakeOpenAI, faults
+from tests.fakes.listing import DEFAULT_LISTING
 from tests.unit import photos
 
 pytestmark = pytest.mark.unit
@@ -43,7 +42,7 @@ def test_success_reads_listing_usage_and_ids(fake_openai_env: FakeOpenAI, make_e
     assert outcome.response_id is not None and outcome.response_id.startswith("resp_")
     assert outcome.usage.input_tokens > 0 and outcome.usage.output_tokens > 0
     (request,) = fake_openai_env.requests
-    assert request.headers["authorization"] == "Bearer test-key-not-real"
+    assert request.headers["authorization"] == "Bearer fake-key-not-real"
     assert request.body is not None and request.body["model"] == outcome.model
     assert request.body["text"]["format"]["type"] == "json_schema"
     assert request.body["text"]["format"]["strict"] is True

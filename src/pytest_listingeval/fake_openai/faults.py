@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 FaultKind = Literal[
     "http_error",  # an error status with the API's error envelope
+    "model_not_found",  # the unknown-model error, shaped as each endpoint sends it
     "stall",  # wait `delay_s` before answering normally (past the client's timeout)
     "drop",  # close the socket without answering
-    "refusal",  # 200 with a refusal content part
-    "incomplete",  # 200, status incomplete, truncated JSON text
+    "refusal",  # 200 with a refusal instead of output text
+    "incomplete",  # 200, cut short (max tokens or content filter), truncated JSON text
     "invalid_json",  # 200 with output text that is not JSON
-    "schema_invalid",  # 200 with JSON that breaks the Listing schema
+    "schema_invalid",  # 200 with JSON that breaks the requested schema
     "raw",  # a given status, body and headers, served as is (e.g. a real recording)
 ]
 
@@ -64,7 +66,10 @@ def insufficient_quota() -> Fault:
 def server_error(status: int = 500) -> Fault:
     """500 (or 502/503) with the server_error envelope, code null."""
     messages = {
-        500: "The server had an error processing your request. You can retry your request.",
+        500: (
+            "The server had an error processing your request. Sorry about that! You can retry your request, "
+            "or contact us through our help center at help.openai.com if you keep seeing this error."
+        ),
         502: "Bad gateway.",
         503: "The server is overloaded or not ready yet.",
     }
@@ -78,7 +83,7 @@ def server_error(status: int = 500) -> Fault:
 
 
 def bad_request(code: str = "model_not_found", message: str | None = None, param: str | None = "model") -> Fault:
-    """400 invalid_request_error with the given code."""
+    """400 invalid_request_error with the given code, on every endpoint (see `model_not_found`)."""
     return Fault(
         "http_error",
         status=400,
@@ -87,6 +92,11 @@ def bad_request(code: str = "model_not_found", message: str | None = None, param
         param=param,
         message=message or f"The request was rejected ({code}).",
     )
+
+
+def model_not_found() -> Fault:
+    """The unknown-model error as the API sends it: 400 on Responses, 404 on Chat Completions."""
+    return Fault("model_not_found", type="invalid_request_error", code="model_not_found")
 
 
 def stall(seconds: float) -> Fault:
@@ -100,23 +110,38 @@ def drop() -> Fault:
 
 
 def refusal(text: str = "I'm sorry, but I can't help with that.") -> Fault:
-    """A completed response whose message holds a refusal part instead of output_text."""
+    """A completed answer holding a refusal instead of output text."""
     return Fault("refusal", message=text)
 
 
 def incomplete(reason: str = "max_output_tokens") -> Fault:
-    """An incomplete response: truncated JSON text, incomplete_details.reason set."""
+    """An answer cut short: the normal answer's JSON truncated, the output token budget spent.
+
+    `reason` is the Responses API's `incomplete_details.reason`; Chat Completions reports
+    `content_filter` as that finish reason and every other reason as `length`.
+    """
     return Fault("incomplete", code=reason)
 
 
-def invalid_json(text: str = 'Here is the listing: {"title": "Guitar", "category": ') -> Fault:
-    """A completed response whose output text is not JSON."""
+def content_filter() -> Fault:
+    """An answer stopped by the content filter (`incomplete("content_filter")`)."""
+    return incomplete("content_filter")
+
+
+def invalid_json(text: str = 'Sure! Here is the JSON: {"name": "Guitar", "kind": ') -> Fault:
+    """A completed answer whose output text is not JSON."""
     return Fault("invalid_json", message=text)
 
 
-def schema_invalid() -> Fault:
-    """A completed response with JSON that does not fit the Listing schema."""
-    return Fault("schema_invalid")
+def schema_invalid(answer: Mapping[str, Any] | None = None) -> Fault:
+    """A completed answer with JSON that does not fit the requested schema.
+
+    Without `answer`, the normal answer is broken against the request's schema: every field
+    limited to listed values gets one outside the list; with no such field, the required
+    fields are left out.
+    """
+    body = json.dumps(dict(answer), ensure_ascii=False).encode() if answer is not None else b""
+    return Fault("schema_invalid", body=body)
 
 
 def raw(status: int, body: bytes, headers: Mapping[str, str] | None = None) -> Fault:
@@ -124,9 +149,10 @@ def raw(status: int, body: bytes, headers: Mapping[str, str] | None = None) -> F
     return Fault("raw", status=status, body=body, headers=dict(headers or {}))
 
 
-_BY_NAME = {
+_BY_NAME: dict[str, Callable[[], Fault]] = {
     "refusal": refusal,
     "incomplete": incomplete,
+    "content_filter": content_filter,
     "invalid_json": invalid_json,
     "schema_invalid": schema_invalid,
     "drop": drop,
@@ -134,12 +160,18 @@ _BY_NAME = {
     "rate_limited": rate_limited,
     "insufficient_quota": insufficient_quota,
     "bad_request": bad_request,
+    "model_not_found": model_not_found,
 }
 
 
+def names() -> list[str]:
+    """The fault names `by_name` knows, sorted."""
+    return sorted(_BY_NAME)
+
+
 def by_name(name: str) -> Fault:
-    """A fault with default settings from its name (for answers.json)."""
+    """A fault with default settings from its name (for answers files)."""
     try:
         return _BY_NAME[name]()
     except KeyError:
-        raise ValueError(f"unknown fault {name!r}; known: {', '.join(sorted(_BY_NAME))}") from None
+        raise ValueError(f"unknown fault {name!r}; known: {', '.join(names())}") from None
