@@ -63,18 +63,20 @@ def _table(out: _Lines, outcome: RunOutcome) -> None:
     summary, comparison = outcome.summary, outcome.comparison
     rows = comparison.fields if comparison else {}
     significant = outcome.policy.mode == "significant"
-    header = f"{'field':<14}{'n':>5}{'accuracy':>10}{'95% CI':>16}"
+    # Field paths (`line_items[*].price`) can be long: the first column fits the longest name.
+    w = max([14, *(len(name) + 1 for name in summary.fields)])
+    header = f"{'field':<{w}}{'n':>5}{'accuracy':>10}{'95% CI':>16}"
     if comparison:
         header += f"{'baseline':>10}{'delta':>11}{'flips -/+':>11}{'p drop' if significant else 'p':>8}"
     out.line(header)
     for name, stats in summary.fields.items():
-        line = f"{name:<14}{stats.n:>5}{_pct(stats.accuracy):>10}"
+        line = f"{name:<{w}}{stats.n:>5}{_pct(stats.accuracy):>10}"
         line += f"{_pct(stats.ci_low).strip() + '-' + _pct(stats.ci_high).strip():>16}"
         if name in rows:
             line += _compared(rows[name], significant)
         out.line(line)
-    overall = f"{'overall':<14}{'':>5}{_pct(summary.overall):>10}{'':>16}"
-    exact = f"{'exact cases':<14}{'':>5}{_pct(summary.exact_cases):>10}{'':>16}"
+    overall = f"{'overall':<{w}}{'':>5}{_pct(summary.overall):>10}{'':>16}"
+    exact = f"{'exact cases':<{w}}{'':>5}{_pct(summary.exact_cases):>10}{'':>16}"
     if comparison:
         overall += _compared(comparison.overall, significant)
         exact += _compared(comparison.exact_cases, significant)

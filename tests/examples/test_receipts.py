@@ -55,6 +55,9 @@ def test_the_committed_cassettes_replay_and_match_the_baseline(receipts: Path) -
     assert fields["tip"]["accuracy"] == pytest.approx(7 / 8)
     assert fields["items[1].unit_price"]["accuracy"] == pytest.approx(1 / 2)
     assert all(f["accuracy"] == 1 for name, f in fields.items() if name not in {"date", "tip", "items[1].unit_price"})
+    # The terminal table stays aligned with long field paths: every row's accuracy ends in one column.
+    rows = [line for line in text.splitlines() if line.split(" ")[0] in {*fields, "overall"}]
+    assert len(rows) == len(fields) + 1 and len({row.index("%") for row in rows}) == 1, rows
     gelato = next(c for c in data["cases"] if c["id"] == "gelato-rome")
     assert gelato["fields"]["date"]["score"] == 0
     assert gelato["fields"]["date"]["actual"] == "2026-05-08"
