@@ -11,6 +11,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "service": (
         *_OPENAI,
         "fastapi",
+        "starlette",
         "uvicorn",
         "python-multipart",
         "sqlalchemy",
