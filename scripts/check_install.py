@@ -21,14 +21,13 @@ import os
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 from declared import names, optional_names
-from venvs import StepFailed, build_wheel, installed_distributions, make_venv, pip_install, run
+from venvs import StepFailed, build_wheel, installed_distributions, make_venv, pip_install, run, work_folder
 
 # Named in the task that introduced this check; all of them are in optional_names() too.
 NEVER_WITH_THE_HARNESS = ("openai", "pillow", "tenacity", "httpx2", "fastapi", "uvicorn", "sqlalchemy")
@@ -157,9 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, help="keep the venvs and logs in this folder (default: a temp folder)")
     args = parser.parse_args(argv)
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="listingeval-install-") as temporary:
-        work = args.work.resolve() if args.work else Path(temporary)
-        work.mkdir(parents=True, exist_ok=True)
+    with work_folder(args.work, "listingeval-install-") as work:
         try:
             wheel = build_wheel(work)
             print(f"ok: built {wheel.name}")

@@ -12,8 +12,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PROJECT = "listingeval"
 
 
-def _project(pyproject: Path) -> dict[str, object]:
-    table = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
+def _project() -> dict[str, object]:
+    table = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     assert isinstance(table, dict)
     return table
 
@@ -23,16 +23,16 @@ def canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def extra_names(pyproject: Path = ROOT / "pyproject.toml") -> list[str]:
+def extra_names() -> list[str]:
     """The extras pyproject.toml defines."""
-    extras = _project(pyproject).get("optional-dependencies") or {}
+    extras = _project().get("optional-dependencies") or {}
     assert isinstance(extras, dict)
     return sorted(extras)
 
 
-def requirements(extra: str | None, pyproject: Path = ROOT / "pyproject.toml") -> list[Requirement]:
-    """The requirements of an extra (None: the base), with `listingeval[x]` replaced by x's own."""
-    project = _project(pyproject)
+def requirements(extra: str | None, *, unfold: bool = True) -> list[Requirement]:
+    """The requirements of an extra (None: the base), with `listingeval[x]` replaced by x's own (or left out)."""
+    project = _project()
     if extra is None:
         lines = project.get("dependencies") or []
     else:
@@ -46,19 +46,19 @@ def requirements(extra: str | None, pyproject: Path = ROOT / "pyproject.toml") -
     for line in lines:
         requirement = Requirement(line)
         if canonical(requirement.name) == PROJECT:
-            for inner in sorted(requirement.extras):
-                found += requirements(inner, pyproject)
+            for inner in sorted(requirement.extras) if unfold else ():
+                found += requirements(inner)
         else:
             found.append(requirement)
     return found
 
 
-def names(extra: str | None, pyproject: Path = ROOT / "pyproject.toml") -> list[str]:
+def names(extra: str | None) -> list[str]:
     """The canonical distribution names of an extra (None: the base), in declaration order."""
-    return [canonical(r.name) for r in requirements(extra, pyproject)]
+    return [canonical(r.name) for r in requirements(extra)]
 
 
-def optional_names(pyproject: Path = ROOT / "pyproject.toml") -> list[str]:
+def optional_names() -> list[str]:
     """Every distribution an extra names and the base does not: what the base alone never installs."""
-    base = set(names(None, pyproject))
-    return sorted({name for extra in extra_names(pyproject) for name in names(extra, pyproject)} - base)
+    base = set(names(None))
+    return sorted({name for extra in extra_names() for name in names(extra)} - base)

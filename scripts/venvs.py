@@ -6,8 +6,10 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import venv
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from declared import ROOT, canonical
@@ -41,6 +43,15 @@ def run(
         shown = " ".join(str(part) for part in command)
         raise StepFailed(f"`{shown}` exited {done.returncode}:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
     return done
+
+
+@contextmanager
+def work_folder(kept: Path | None, prefix: str) -> Iterator[Path]:
+    """`kept` (created, left in place) when given, else a temporary folder removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as temporary:
+        work = kept.resolve() if kept else Path(temporary)
+        work.mkdir(parents=True, exist_ok=True)
+        yield work
 
 
 def source_copy(dest: Path) -> Path:
