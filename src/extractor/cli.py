@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from extractor.errors import ConfigError
+from extractor.extras import missing_extra_message
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -76,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     extract.add_argument("image", help="path to a png, jpeg or webp photo")
     extract.add_argument("--model", help="model name (default: [tool.listingeval] model)")
     extract.add_argument("--prompt", help="prompt template name (default: [tool.listingeval] prompt)")
-    extract.set_defaults(func=cmd_extract)
+    extract.set_defaults(func=cmd_extract, extra="openai")
     for register in _registrars(_COMMAND_MODULES):
         register(sub)
     case_commands = _registrars(_CASES_MODULES)
@@ -92,6 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `listingeval` command."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    extra = getattr(args, "extra", None)
+    if extra is not None and (problem := missing_extra_message(args.command, extra)):
+        return _fail(problem, EXIT_BAD_INPUT)
     try:
         result: int = args.func(args)
     except ConfigError as exc:

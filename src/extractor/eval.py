@@ -7,11 +7,18 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import openai
-
-from extractor.client import Extractor
 from extractor.errors import ConfigError
-from extractor.judge import judge_field
+from extractor.extras import missing_extra_message
+
+try:
+    import openai
+
+    from extractor.client import Extractor
+    from extractor.judge import judge_field
+except ModuleNotFoundError as exc:
+    # The harness shows this as the reason the task cannot load: name the extra, not one module.
+    message = missing_extra_message("the extractor's eval task", "openai") or str(exc)
+    raise ModuleNotFoundError(message, name=exc.name) from exc
 from extractor.prompts import load_prompt
 from extractor.schema import Listing, listing_json_schema, schema_id
 from extractor.settings import Settings, load_settings

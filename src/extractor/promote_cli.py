@@ -112,10 +112,8 @@ def cmd_promote(args: argparse.Namespace) -> int:
         return _fail("--case-id names one case; it cannot go with --all-reviewed")
     if args.since and not args.all_reviewed:
         return _fail("--since goes with --all-reviewed")
-    try:
-        from extractor.promote import Promoter
-    except ImportError as exc:
-        return _fail(f"promote needs the service extra: pip install 'listingeval[service]' ({exc})")
+    from extractor.promote import Promoter
+
     try:
         engine = _engine(args.db)
         _since(args.since)
@@ -151,4 +149,4 @@ def register(cases: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     promote.add_argument("--cases-dir", default="cases", help="the eval cases folder (default cases)")
     promote.add_argument("--all-reviewed", action="store_true", help="promote every reviewed extraction")
     promote.add_argument("--since", help="with --all-reviewed: only reviews made on or after this date")
-    promote.set_defaults(func=cmd_promote)
+    promote.set_defaults(func=cmd_promote, extra="service")

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pytest_listingeval.cases import Case, CaseError, load_case
-    from pytest_listingeval.cassettes import CassetteFilters, cassette_path
+    from pytest_listingeval.cassette_filters import CassetteFilters
+    from pytest_listingeval.cassettes import cassette_path
     from pytest_listingeval.checks import Check, CheckOutcome, CheckSpecError, normalise, parse_spec, run_checks
     from pytest_listingeval.results import CaseResult, CheckResult, FieldScore
     from pytest_listingeval.stats import bootstrap_interval, mcnemar_exact, paired_bootstrap, wilson_interval
@@ -29,7 +30,8 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 # the package (the stdlib-only fake server, the statistics) does not import the rest.
 _HOMES = {
     "cases": ("Case", "CaseError", "load_case"),
-    "cassettes": ("CassetteFilters", "cassette_path"),
+    "cassette_filters": ("CassetteFilters",),
+    "cassettes": ("cassette_path",),
     "checks": ("Check", "CheckOutcome", "CheckSpecError", "normalise", "parse_spec", "run_checks"),
     "results": ("CaseResult", "CheckResult", "FieldScore"),
     "stats": ("bootstrap_interval", "mcnemar_exact", "paired_bootstrap", "wilson_interval"),

@@ -13,9 +13,8 @@ import hashlib
 import json
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -24,6 +23,8 @@ import vcr
 from vcr.cassette import Cassette
 from vcr.errors import CannotOverwriteExistingCassetteException, UnhandledHTTPRequestError
 from vcr.patch import CassettePatcherBuilder
+
+from pytest_listingeval.cassette_filters import NO_FILTERS, CassetteFilters
 
 RECORD_MODES = ("none", "once", "new_episodes", "all", "rewrite")
 # Never stored, whatever a filter keeps. Every other request header is dropped too (only
@@ -61,52 +62,6 @@ __all__ = [
     "cassette_path",
     "use_cassette",
 ]
-
-JsonBody = Callable[[Any], Any]
-
-
-@dataclass(frozen=True)
-class CassetteFilters:
-    """What a project adds to cassette hygiene for its provider's API (`pytest_listingeval_cassette_filters`).
-
-    `request_body` rewrites a parsed JSON request body before it is stored AND before two bodies
-    are compared, so it must be deterministic and keep what makes two requests different
-    (replace a large echoed payload by its hash, never drop it). `response_body` rewrites a
-    parsed JSON response body before it is stored; the task must still parse the result.
-    Both receive their own copy and return the value to keep.
-    """
-
-    keep_response_headers: frozenset[str] = frozenset()
-    request_body: JsonBody | None = None
-    response_body: JsonBody | None = None
-
-    @classmethod
-    def combine(cls, filters: Iterable[CassetteFilters | None]) -> CassetteFilters:
-        """One set of filters applying each given one in turn (headers kept by any of them)."""
-        given = [f for f in filters if f is not None]
-        if len(given) == 1:
-            return given[0]
-        return cls(
-            keep_response_headers=frozenset().union(*(f.keep_response_headers for f in given)),
-            request_body=_chain([f.request_body for f in given]),
-            response_body=_chain([f.response_body for f in given]),
-        )
-
-
-def _chain(steps: list[JsonBody | None]) -> JsonBody | None:
-    present = [step for step in steps if step is not None]
-    if not present:
-        return None
-
-    def run(data: Any) -> Any:
-        for step in present:
-            data = step(data)
-        return data
-
-    return run
-
-
-NO_FILTERS = CassetteFilters()
 
 
 def cassette_path(root: Path, model: str, prompt_id: str, case_id: str, repeat: int = 0) -> Path:

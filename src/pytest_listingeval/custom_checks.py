@@ -11,13 +11,14 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import cache
 from importlib.metadata import entry_points
-from typing import Any
-
-import pytest
+from typing import TYPE_CHECKING, Any
 
 from pytest_listingeval.check_model import CheckFactory, CheckSpecError
 from pytest_listingeval.checks import RESERVED_NAMES
 from pytest_listingeval.comparing import show
+
+if TYPE_CHECKING:  # the service loads cases too, without pytest installed
+    import pytest
 
 ENTRY_POINT_GROUP = "listingeval.checks"
 HOOK_NAME = "pytest_listingeval_checks"

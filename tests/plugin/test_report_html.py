@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -234,6 +235,19 @@ def test_write_html_and_thumbnail_cache(outcome: RunOutcome, root: Path, tmp_pat
     assert thumbnail_base64(image) is first  # cached by path, mtime and size
     assert thumbnail_data_uri(image) == f"data:image/jpeg;base64,{first}"
     assert thumbnail_data_uri(tmp_path / "nope.png") is None
+
+
+def test_without_pillow_the_report_has_no_thumbnails_and_says_why(
+    outcome: RunOutcome, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with_pillow = render_html(outcome, root)
+    monkeypatch.setitem(sys.modules, "PIL", None)  # import PIL now fails as if it were not installed
+    page = render_html(outcome, root)
+    assert "data:image/" not in page  # neither a thumbnail nor the full-size photo
+    assert page.count("no thumbnail: pip install pillow") == 40
+    assert "no image" not in page
+    assert len(page) < len(with_pillow) / 2
+    assert thumbnail_base64(root / str(outcome.cases[0].image)) is None  # not served from the cache either
 
 
 def _section(page: str, section_id: str) -> str:

@@ -283,7 +283,8 @@ class FakeTerminal:
 
 def _terminal(outcome: Any, written: dict[str, str] | None = None) -> FakeTerminal:
     fake = FakeTerminal()
-    write_summary(cast(pytest.TerminalReporter, fake), outcome, written or {})
+    # A string: pytest 8.0, the lowest the plugin supports, does not export TerminalReporter.
+    write_summary(cast("pytest.TerminalReporter", fake), outcome, written or {})
     return fake
 
 

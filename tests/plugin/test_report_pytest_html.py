@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from pytest_listingeval.outcome import RunOutcome
 from pytest_listingeval.report import PytestHtmlEvalExtras, case_extras
 from pytest_listingeval.report.run_view import UNSCORABLE
@@ -82,6 +84,15 @@ def test_case_extras_without_image(tmp_path: Path) -> None:
     case = regression_outcome().cases[39]
     extras = case_extras(case, tmp_path)
     assert [e["format_type"] for e in extras] == ["html"]
+
+
+def test_case_extras_without_pillow_have_no_image(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    outcome = regression_outcome()
+    write_images(tmp_path, outcome)
+    monkeypatch.setitem(sys.modules, "PIL", None)  # import PIL now fails as if it were not installed
+    extras = case_extras(outcome.cases[1], tmp_path)
+    assert [e["format_type"] for e in extras] == ["html"]
+    assert "contains_all failed" in str(extras[0]["content"])
 
 
 def test_case_extras_of_a_harness_error(tmp_path: Path) -> None:

@@ -46,17 +46,24 @@ class Outage:
             raise sqlite3.OperationalError("disk I/O error (simulated outage)")
 
 
+_DRIVER_EXECUTE_EVENTS = ("do_execute", "do_execute_no_params", "do_executemany")
+
+
 @contextmanager
 def outage_for(store: Store) -> Iterator[Outage]:
     """An `Outage` on the same database as `store` (tables as the `store` fixture left them)."""
     engine = store.engine
     if engine.url.get_backend_name() == "sqlite":
         outage = Outage(store)
-        sa.event.listen(engine, "before_cursor_execute", outage._fail_while_down)
+        # The dialect's execute events run where the driver would, so SQLAlchemy wraps the error
+        # as it wraps a real one (it wraps one raised in before_cursor_execute only from 2.1 on).
+        for name in _DRIVER_EXECUTE_EVENTS:
+            sa.event.listen(engine, name, outage._fail_while_down)
         try:
             yield outage
         finally:
-            sa.event.remove(engine, "before_cursor_execute", outage._fail_while_down)
+            for name in _DRIVER_EXECUTE_EVENTS:
+                sa.event.remove(engine, name, outage._fail_while_down)
         return
     with engine.connect() as conn:
         schema = conn.execute(sa.text("SELECT current_schema()")).scalar_one()

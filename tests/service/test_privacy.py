@@ -35,11 +35,13 @@ def _exif(orientation: int | None = None) -> Image.Exif:
     exif[ExifTags.Base.DateTime] = "2026:05:01 10:00:00"
     if orientation is not None:
         exif[ExifTags.Base.Orientation] = orientation
-    gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
-    gps[ExifTags.GPS.GPSLatitudeRef] = "N"
-    gps[ExifTags.GPS.GPSLatitude] = (48.0, 51.0, 24.0)
-    gps[ExifTags.GPS.GPSLongitudeRef] = "E"
-    gps[ExifTags.GPS.GPSLongitude] = (2.0, 21.0, 7.0)
+    # Assigned whole: Pillow 10.3, our lowest, does not keep entries added to a new get_ifd() dict.
+    exif[ExifTags.IFD.GPSInfo] = {
+        ExifTags.GPS.GPSLatitudeRef: "N",
+        ExifTags.GPS.GPSLatitude: (48.0, 51.0, 24.0),
+        ExifTags.GPS.GPSLongitudeRef: "E",
+        ExifTags.GPS.GPSLongitude: (2.0, 21.0, 7.0),
+    }
     return exif
 
 

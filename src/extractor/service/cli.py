@@ -221,15 +221,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="send the session cookie without Secure, for http on a machine only you reach",
     )
-    serve.set_defaults(func=cmd_serve)
+    serve.set_defaults(func=cmd_serve, extra="service")
     db = sub.add_parser("db", help="service database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     up = db_sub.add_parser("upgrade", help="apply pending schema migrations")
     up.add_argument("--db", help=f"SQLAlchemy database URL (default {DEFAULT_DB_URL})")
-    up.set_defaults(func=cmd_db_upgrade)
+    up.set_defaults(func=cmd_db_upgrade, extra="service")
     purge = db_sub.add_parser("purge", help="delete old or one user's extractions, their photos and related rows")
     purge.add_argument("--older-than", metavar="DURATION", help="rows created more than this ago: 90d, 12h, 30m")
     purge.add_argument("--user", metavar="ID", help="rows of this user (the X-User-Id); with --older-than, both")
     purge.add_argument("--db", help=f"SQLAlchemy database URL (default {DEFAULT_DB_URL})")
     purge.add_argument("--dry-run", action="store_true", help="print what would be deleted and delete nothing")
-    purge.set_defaults(func=cmd_db_purge)
+    purge.set_defaults(func=cmd_db_purge, extra="service")

@@ -16,7 +16,7 @@ from pytest_listingeval.report import run_view, table_view, view
 from pytest_listingeval.report.changes import changes_view
 from pytest_listingeval.report.confusion import confusion, enum_fields
 from pytest_listingeval.report.gate_view import flaky_views, gate_info, inconclusive_views
-from pytest_listingeval.report.thumbnails import resolve_image, thumbnail_data_uri
+from pytest_listingeval.report.thumbnails import resolve_image, thumbnail_data_uri, thumbnails_available
 
 
 @lru_cache(maxsize=1)
@@ -81,6 +81,7 @@ def context(outcome: RunOutcome, root: Path) -> dict[str, Any]:
             c for name in enum_fields(config.json_schema, field_options) if (c := confusion(outcome.cases, name))
         ],
         "cases": cases,
+        "thumbnails": thumbnails_available(),
         "groups": groups,
         "group_labels": view.GROUP_LABELS,
         "field_options": field_options,

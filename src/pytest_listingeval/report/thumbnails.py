@@ -1,13 +1,16 @@
-"""Small JPEG thumbnails of case images, base64-encoded for self-contained reports."""
+"""Small JPEG thumbnails of case images, base64-encoded for self-contained reports.
+
+Pillow is optional: without it reports carry no thumbnails (never a full-size photo, which
+could make a report of many cases hundreds of megabytes).
+"""
 
 from __future__ import annotations
 
 import base64
+import importlib.util
 import io
 from functools import lru_cache
 from pathlib import Path
-
-from PIL import Image, UnidentifiedImageError
 
 THUMB_SIZE = 160
 THUMB_MIME = "image/jpeg"
@@ -17,6 +20,8 @@ _QUALITY = 72
 @lru_cache(maxsize=512)
 def _encode(path: str, mtime_ns: int, size: int, box: int) -> str | None:
     # mtime_ns and size are part of the cache key so an edited image is re-encoded.
+    from PIL import Image, UnidentifiedImageError
+
     try:
         with Image.open(path) as img:
             img.load()
@@ -34,8 +39,15 @@ def _encode(path: str, mtime_ns: int, size: int, box: int) -> str | None:
     return base64.b64encode(out.getvalue()).decode("ascii")
 
 
+def thumbnails_available() -> bool:
+    """True when Pillow, which makes the thumbnails, is installed."""
+    return importlib.util.find_spec("PIL") is not None
+
+
 def thumbnail_base64(path: Path, box: int = THUMB_SIZE) -> str | None:
-    """Return a base64 JPEG thumbnail (longest side `box` px) of an image, or None if unreadable."""
+    """Return a base64 JPEG thumbnail (longest side `box` px) of an image, or None if unreadable or without Pillow."""
+    if not thumbnails_available():
+        return None
     try:
         stat = path.stat()
     except OSError:
