@@ -7,10 +7,7 @@ from pathlib import Path
 
 import pytest
 
-try:
-    from tests.plugin.typed_support import TypedProject, invoice
-except ImportError:  # run from tests/plugin
-    from typed_support import TypedProject, invoice  # type: ignore[no-redef]
+from tests.plugin.typed_support import TypedProject, invoice
 
 # Each factory call appends "<pid> <argument>" to factory_calls.log, so a test can count them.
 CONFTEST = """

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-try:
-    from tests.plugin.typed_support import TypedProject, invoice
-except ImportError:  # run from tests/plugin
-    from typed_support import TypedProject, invoice  # type: ignore[no-redef]
+from tests.plugin.typed_support import TypedProject, invoice
 
 HITS_YAML = """\
   total: 101

@@ -11,23 +11,13 @@ from PIL import Image
 
 from pytest_listingeval.outcome import RunOutcome
 from pytest_listingeval.report import write_html
-
-try:
-    from tests.plugin.report_fixtures import (
-        FLAKY,
-        inconclusive_outcome,
-        partial_outcome,
-        regression_outcome,
-        write_images,
-    )
-except ImportError:  # tests/plugin is not a package: pytest put it on sys.path itself
-    from report_fixtures import (  # type: ignore[no-redef]
-        FLAKY,
-        inconclusive_outcome,
-        partial_outcome,
-        regression_outcome,
-        write_images,
-    )
+from tests.plugin.report_fixtures import (
+    FLAKY,
+    inconclusive_outcome,
+    partial_outcome,
+    regression_outcome,
+    write_images,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="headless Chromium not installed at /usr/bin/chromium")
