@@ -67,7 +67,11 @@ class TaskResult:
 class EvalTask(Protocol):
     """A task the harness can evaluate: the extractor is one implementation."""
 
-    output_model: type[BaseModel]
+    # Read-only, so a task may set it to its own model class (`output_model = Listing`).
+    @property
+    def output_model(self) -> type[BaseModel]:
+        """The pydantic model of the structured output; cases may expect its fields."""
+        ...
 
     # Optional, not part of the protocol check: `record_env` (names of the variables recording
     # needs, shown in the record commands the harness prints), `case_problem(case)` (refuse a

@@ -192,7 +192,7 @@ class Run:
 
     def case(self, case_id: str) -> dict[str, Any]:
         """One case entry of the results JSON."""
-        found = [c for c in self.json["cases"] if c["id"] == case_id]
+        found: list[dict[str, Any]] = [c for c in self.json["cases"] if c["id"] == case_id]
         assert found, f"case {case_id} not in {[c['id'] for c in self.json['cases']]}"
         return found[0]
 

@@ -9,10 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-try:
-    from tests.plugin.harness_support import MODEL, Project, Run, png_bytes
-except ImportError:  # run from tests/plugin
-    from harness_support import MODEL, Project, Run, png_bytes  # type: ignore[no-redef]
+from tests.plugin.harness_support import MODEL, Project, Run, png_bytes
 
 # A text task: no image at all. It echoes what it was given so the test can see it, and its
 # judge reports the case input it received.

@@ -12,13 +12,8 @@ import yaml
 
 from pytest_listingeval import CassetteFilters
 from pytest_listingeval.fake_openai import FakeOpenAI
-
-try:
-    from tests.plugin.harness_support import GenericProject, image_stem, instrument
-    from tests.plugin.test_harness_faults import ExtractorProject, listing
-except ImportError:  # run from tests/plugin
-    from harness_support import GenericProject, image_stem, instrument  # type: ignore[no-redef]
-    from test_harness_faults import ExtractorProject, listing  # type: ignore[no-redef]
+from tests.plugin.harness_support import GenericProject, image_stem, instrument
+from tests.plugin.test_harness_faults import ExtractorProject, listing
 
 KEY = "fake-key-not-real"
 HOOK_CONFTEST = """

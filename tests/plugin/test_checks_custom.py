@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from pytest_listingeval.check_model import CheckSpecError
 from pytest_listingeval.checks import RESERVED_NAMES, custom_check
-from pytest_listingeval.custom_checks import CheckRegistryError, catalog, entry_point_registrations
+from pytest_listingeval.custom_checks import CheckRegistryError, Registration, catalog, entry_point_registrations
 from pytest_listingeval.field_specs import SpecReader
 from pytest_listingeval.scoring import NotRescorable, rescore_field
 
@@ -25,11 +25,16 @@ def divisible_by(divisor: Any) -> Any:
     return lambda actual: (actual % divisor == 0, f"{actual} % {divisor} == {actual % divisor}")
 
 
+def _untyped(factory: Callable[[Any], object]) -> Any:
+    """A factory that breaks the contract, as a user's untyped conftest could register it."""
+    return factory
+
+
 def test_the_catalog_refuses_clashes_bad_names_and_bad_factories() -> None:
     """Built-in names, a name registered twice, a non-identifier, a non-callable, a non-dict: clear errors."""
     ok = catalog([("conftest.py", {"divisible_by": divisible_by})], RESERVED_NAMES)
     assert ok == {"divisible_by": divisible_by}
-    cases = [
+    cases: list[tuple[list[Registration], str]] = [
         ([("conftest.py", {"equals": divisible_by})], "custom check 'equals' clashes with the built-in check"),
         ([("conftest.py", {"null": divisible_by})], "clashes with the built-in check 'null'"),
         (
@@ -59,9 +64,9 @@ def test_the_factory_is_called_once_and_may_reject_its_argument() -> None:
     with pytest.raises(CheckSpecError, match="check 'divisible_by' rejects 0: needs a non-zero integer"):
         custom_check("divisible_by", divisible_by, 0)
     with pytest.raises(CheckSpecError, match=r"check 'broken' failed on 1: ZeroDivisionError"):
-        custom_check("broken", lambda argument: 1 / 0, 1)
+        custom_check("broken", _untyped(lambda argument: 1 / 0), 1)
     with pytest.raises(CheckSpecError, match="not a function of the value"):
-        custom_check("lazy", lambda argument: None, 1)
+        custom_check("lazy", _untyped(lambda argument: None), 1)
 
 
 def test_applying_a_custom_check_never_raises() -> None:
@@ -73,7 +78,7 @@ def test_applying_a_custom_check_never_raises() -> None:
     raising = custom_check("positive", lambda _: lambda actual: actual > 0, None).apply("x")
     assert not raising.passed
     assert raising.detail == "positive raised TypeError: '>' not supported between instances of 'str' and 'int'"
-    junk = custom_check("odd", lambda _: lambda actual: "yes", None).apply(1)
+    junk = custom_check("odd", _untyped(lambda _: lambda actual: "yes"), None).apply(1)
     assert not junk.passed and "returned 'yes'; a check returns a bool or (bool, reason)" in junk.detail
 
 

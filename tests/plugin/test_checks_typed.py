@@ -12,11 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pytest_listingeval.check_model import CheckSpecError
-
-try:
-    from tests.plugin.check_support import outcome, outcomes, passes
-except ImportError:  # run from tests/plugin
-    from check_support import outcome, outcomes, passes  # type: ignore[no-redef]
+from tests.plugin.check_support import outcome, outcomes, passes
 
 
 class Colour(StrEnum):

@@ -13,7 +13,7 @@ import pytest
 from pytest_listingeval.cases import expectations_hash
 from pytest_listingeval.compare import Side, SideCase, compare_sides
 from pytest_listingeval.coverage import case_set, measure
-from pytest_listingeval.delivery import FileSink, StepSummarySink, deliver
+from pytest_listingeval.delivery import FileSink, Sink, StepSummarySink, deliver
 from pytest_listingeval.documents import DocumentError, parse_results
 from pytest_listingeval.outcome import (
     Coverage,
@@ -234,7 +234,7 @@ class _Failing:
 def test_a_failing_output_rebuilds_the_outcome_and_rewrites_the_others(tmp_path: Path) -> None:
     """The first file is written as `pass`, then an output fails: it is rewritten as `error`."""
     first = tmp_path / "first.txt"
-    sinks = [
+    sinks: list[Sink] = [
         FileSink("first", first, lambda o: o.verdict),
         _Failing(),
         FileSink("last", tmp_path / "last.txt", lambda o: o.verdict),

@@ -4,17 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-try:
-    from tests.plugin.harness_support import CASES, NEAR, NEAR_SIMILARITY, REFERENCE, GenericProject, instrument
-except ImportError:  # run from tests/plugin
-    from harness_support import (  # type: ignore[no-redef]
-        CASES,
-        NEAR,
-        NEAR_SIMILARITY,
-        REFERENCE,
-        GenericProject,
-        instrument,
-    )
+from tests.plugin.harness_support import CASES, NEAR, NEAR_SIMILARITY, REFERENCE, GenericProject, instrument
 
 
 def _project(pytester: pytest.Pytester) -> GenericProject:

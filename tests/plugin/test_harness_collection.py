@@ -10,11 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from pytest_listingeval.fake_openai import FakeOpenAI
-
-try:
-    from tests.plugin.harness_support import GenericProject, image_stem, instrument
-except ImportError:  # run from tests/plugin
-    from harness_support import GenericProject, image_stem, instrument  # type: ignore[no-redef]
+from tests.plugin.harness_support import GenericProject, image_stem, instrument
 
 
 def test_no_case_collected_fails_with_a_clear_message(pytester: pytest.Pytester) -> None:

@@ -12,11 +12,7 @@ import pytest
 from pytest_listingeval import cmdline, plugin
 from pytest_listingeval.cmdline import RESTARTED_ENV
 from pytest_listingeval.settings import read_table
-
-try:
-    from tests.plugin.harness_support import MODEL, GenericProject, instrument
-except ImportError:  # run from tests/plugin
-    from harness_support import MODEL, GenericProject, instrument  # type: ignore[no-redef]
+from tests.plugin.harness_support import MODEL, GenericProject, instrument
 
 ARGS = ("-p", "no:randomly", "-p", "no:cacheprovider", "--eval-no-run-record")
 PYTEST_INI = "[pytest]\npythonpath = .\nmarkers =\n    eval: eval cases\n"

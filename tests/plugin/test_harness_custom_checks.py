@@ -7,10 +7,8 @@ from pathlib import Path
 
 import pytest
 
-try:
-    from tests.plugin.typed_support import TypedProject, invoice
-except ImportError:  # run from tests/plugin
-    from typed_support import TypedProject, invoice  # type: ignore[no-redef]
+from tests.plugin.harness_support import Run
+from tests.plugin.typed_support import TypedProject, invoice
 
 # Each factory call appends "<pid> <argument>" to factory_calls.log, so a test can count them.
 CONFTEST = """
@@ -50,11 +48,12 @@ def _factory_calls(project: TypedProject) -> list[tuple[str, str]]:
     log = project.path / "factory_calls.log"
     if not log.is_file():
         return []
-    return [tuple(line.split(" ", 1)) for line in log.read_text(encoding="utf-8").splitlines()]  # type: ignore[misc]
+    lines = log.read_text(encoding="utf-8").splitlines()
+    return [(pid, argument) for pid, argument in (line.split(" ", 1) for line in lines)]
 
 
-def _details(run: object, case_id: str, field: str) -> list[tuple[str, bool, str]]:
-    checks = run.case(case_id)["fields"][field]["checks"]  # type: ignore[attr-defined]
+def _details(run: Run, case_id: str, field: str) -> list[tuple[str, bool, str]]:
+    checks = run.case(case_id)["fields"][field]["checks"]
     return [(c["check"], c["passed"], c["detail"]) for c in checks]
 
 

@@ -16,11 +16,7 @@ import pytest
 from extractor.images import prepare_image
 from pytest_listingeval.fake_openai import FakeOpenAI, RecordedRequest, faults, unreachable_base_url
 from pytest_listingeval.fake_openai.faults import Fault
-
-try:
-    from tests.plugin.harness_support import Project, Run, png_bytes, read_cassette
-except ImportError:  # run from tests/plugin
-    from harness_support import Project, Run, png_bytes, read_cassette  # type: ignore[no-redef]
+from tests.plugin.harness_support import Project, Run, png_bytes, read_cassette
 
 KEY = "sk-harness-test-not-real"
 FAST_RETRIES = "attempts = 4\nbackoff_initial_s = 0.01\nbackoff_max_s = 0.05\ntimeout_s = 10"

@@ -8,10 +8,7 @@ from typing import Any
 
 import pytest
 
-try:
-    from tests.plugin.harness_support import GenericProject, Run, instrument
-except ImportError:  # run from tests/plugin
-    from harness_support import GenericProject, Run, instrument  # type: ignore[no-redef]
+from tests.plugin.harness_support import GenericProject, Run, instrument
 
 BASELINE = "reports/baseline.json"
 RIGHT = {

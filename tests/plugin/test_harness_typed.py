@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-try:
-    from tests.plugin.typed_support import TypedProject, invoice
-except ImportError:  # run from tests/plugin
-    from typed_support import TypedProject, invoice  # type: ignore[no-redef]
+from tests.plugin.harness_support import Run
+from tests.plugin.typed_support import TypedProject, invoice
 
 HITS_YAML = """\
   total: 101
@@ -26,8 +24,8 @@ HITS_YAML = """\
 """
 
 
-def _checks(run: object, case_id: str, field: str) -> list[tuple[str, bool, str]]:
-    fields = run.case(case_id)["fields"]  # type: ignore[attr-defined]
+def _checks(run: Run, case_id: str, field: str) -> list[tuple[str, bool, str]]:
+    fields = run.case(case_id)["fields"]
     return [(c["check"], c["passed"], c["detail"]) for c in fields[field]["checks"]]
 
 

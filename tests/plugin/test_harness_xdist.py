@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-try:
-    from tests.plugin.harness_support import CASES, GenericProject, fullwidth, instrument, strip_timing
-except ImportError:  # run from tests/plugin
-    from harness_support import CASES, GenericProject, fullwidth, instrument, strip_timing  # type: ignore[no-redef]
+from tests.plugin.harness_support import CASES, GenericProject, fullwidth, instrument, strip_timing
 
 
 def _project(pytester: pytest.Pytester) -> GenericProject:

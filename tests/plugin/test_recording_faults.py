@@ -16,25 +16,14 @@ from typing import Any
 import pytest
 
 from pytest_listingeval.fake_openai import FakeOpenAI, unreachable_base_url
-
-try:
-    from tests.plugin.harness_support import (
-        NO_REQUESTS_MARKER,
-        GenericProject,
-        Run,
-        image_stem,
-        instrument,
-        read_cassette,
-    )
-except ImportError:  # run from tests/plugin
-    from harness_support import (  # type: ignore[no-redef]
-        NO_REQUESTS_MARKER,
-        GenericProject,
-        Run,
-        image_stem,
-        instrument,
-        read_cassette,
-    )
+from tests.plugin.harness_support import (
+    NO_REQUESTS_MARKER,
+    GenericProject,
+    Run,
+    image_stem,
+    instrument,
+    read_cassette,
+)
 
 RUNNERS = {"serial": (), "threads": ("--eval-concurrency", "4"), "xdist": ("-n", "2")}
 NET = {"net/violin": instrument("Violin"), "net/guitar": instrument("Guitar", "guitar")}

@@ -11,23 +11,14 @@ from PIL import Image
 
 from pytest_listingeval.outcome import RunOutcome
 from pytest_listingeval.report import write_html
-
-try:
-    from tests.plugin.report_fixtures import (
-        FLAKY,
-        inconclusive_outcome,
-        partial_outcome,
-        regression_outcome,
-        write_images,
-    )
-except ImportError:  # tests/plugin is not a package: pytest put it on sys.path itself
-    from report_fixtures import (  # type: ignore[no-redef]
-        FLAKY,
-        inconclusive_outcome,
-        partial_outcome,
-        regression_outcome,
-        write_images,
-    )
+from tests.pixels import rgb_at
+from tests.plugin.report_fixtures import (
+    FLAKY,
+    inconclusive_outcome,
+    partial_outcome,
+    regression_outcome,
+    write_images,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="headless Chromium not installed at /usr/bin/chromium")
@@ -158,10 +149,11 @@ def test_screenshot_not_blank(report: tuple[Path, RunOutcome], tmp_path: Path) -
         colours = small.getcolors(maxcolors=320 * 500)
         assert colours is not None
         assert len(colours) > 200
-        non_white = sum(count for count, rgb_ in colours if min(rgb_) < 235)
+        # an RGB image's colours are (r, g, b); Pillow's type also allows one band's number
+        non_white = sum(count for count, rgb_ in colours if isinstance(rgb_, tuple) and min(rgb_) < 235)
         assert non_white / (320 * 500) > 0.15
         # the verdict banner is red for a regression
-        r, g, b = rgb.getpixel((20, 20))  # type: ignore[misc]
+        r, g, b = rgb_at(rgb, (20, 20))
         assert r > 150 and g < 80 and b < 80
 
 
@@ -197,7 +189,7 @@ def test_inconclusive_banner_is_amber(unsure_report: tuple[Path, RunOutcome], tm
     run = screenshot(html, png, "1280,900")
     assert png.exists(), run.stderr[-2000:]
     with Image.open(png) as img:
-        r, g, b = img.convert("RGB").getpixel((20, 20))  # type: ignore[misc]
+        r, g, b = rgb_at(img.convert("RGB"), (20, 20))
     assert abs(r - 0x9A) < 10 and abs(g - 0x67) < 10 and b < 10  # #9a6700, not the regression red
 
 
@@ -225,7 +217,7 @@ def test_partial_banner_stays_the_verdicts_colour(partial_report: Path, tmp_path
     assert png.exists(), run.stderr[-2000:]
     with Image.open(png) as img:
         rgb = img.convert("RGB")
-        r, g, b = rgb.getpixel((20, 20))  # type: ignore[misc]
+        r, g, b = rgb_at(rgb, (20, 20))
         assert abs(r - 0x1A) < 10 and abs(g - 0x7F) < 10 and abs(b - 0x37) < 10  # pass green, partial or not
         # the coverage box below the banner is amber (#fff8c5)
         pixels = [rgb.getpixel((x, y)) for x in range(0, 1280, 8) for y in range(300, 500, 8)]

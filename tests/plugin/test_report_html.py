@@ -12,39 +12,21 @@ from pytest_listingeval.outcome import Coverage, RunConfig, RunInfo, RunOutcome,
 from pytest_listingeval.report import render_html, write_html
 from pytest_listingeval.report.thumbnails import thumbnail_base64, thumbnail_data_uri
 from pytest_listingeval.results import CaseResult, FieldScore
-
-try:
-    from tests.plugin.report_fixtures import (
-        FLAKY,
-        JUDGE_FAIL,
-        JUDGE_PASS,
-        NOT_RUN,
-        XSS,
-        inconclusive_outcome,
-        outcome_of,
-        partial_data,
-        partial_outcome,
-        passing_outcome,
-        regression_data,
-        regression_outcome,
-        write_images,
-    )
-except ImportError:  # tests/plugin is not a package: pytest put it on sys.path itself
-    from report_fixtures import (  # type: ignore[no-redef]
-        FLAKY,
-        JUDGE_FAIL,
-        JUDGE_PASS,
-        NOT_RUN,
-        XSS,
-        inconclusive_outcome,
-        outcome_of,
-        partial_data,
-        partial_outcome,
-        passing_outcome,
-        regression_data,
-        regression_outcome,
-        write_images,
-    )
+from tests.plugin.report_fixtures import (
+    FLAKY,
+    JUDGE_FAIL,
+    JUDGE_PASS,
+    NOT_RUN,
+    XSS,
+    inconclusive_outcome,
+    outcome_of,
+    partial_data,
+    partial_outcome,
+    passing_outcome,
+    regression_data,
+    regression_outcome,
+    write_images,
+)
 
 
 @pytest.fixture(scope="module")

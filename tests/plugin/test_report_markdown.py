@@ -12,33 +12,18 @@ from pytest_listingeval.report.formatting import alpha, p_short
 from pytest_listingeval.report.markdown import MAX_FLAKY, MAX_FLIPS, escape_cell, escape_inline
 from pytest_listingeval.report.run_view import UNSCORABLE
 from pytest_listingeval.terminal import terminal_text, write_summary
-
-try:
-    from tests.plugin.report_fixtures import (
-        FIELDS,
-        NOT_RUN,
-        inconclusive_data,
-        inconclusive_outcome,
-        outcome_of,
-        partial_data,
-        partial_outcome,
-        passing_outcome,
-        regression_data,
-        regression_outcome,
-    )
-except ImportError:  # tests/plugin is not a package: pytest put it on sys.path itself
-    from report_fixtures import (  # type: ignore[no-redef]
-        FIELDS,
-        NOT_RUN,
-        inconclusive_data,
-        inconclusive_outcome,
-        outcome_of,
-        partial_data,
-        partial_outcome,
-        passing_outcome,
-        regression_data,
-        regression_outcome,
-    )
+from tests.plugin.report_fixtures import (
+    FIELDS,
+    NOT_RUN,
+    inconclusive_data,
+    inconclusive_outcome,
+    outcome_of,
+    partial_data,
+    partial_outcome,
+    passing_outcome,
+    regression_data,
+    regression_outcome,
+)
 
 SENTENCE = "color dropped 83.3% \u2192 78.3% (p = 0.12 > alpha 0.05): add repeats or cases"
 

@@ -12,31 +12,17 @@ import pytest
 from pytest_listingeval.outcome import RunOutcome
 from pytest_listingeval.report import PytestHtmlEvalExtras, case_extras
 from pytest_listingeval.report.run_view import UNSCORABLE
-
-try:
-    from tests.plugin.report_fixtures import (
-        JUDGE_FAIL,
-        NOT_RUN,
-        XSS,
-        inconclusive_outcome,
-        outcome_of,
-        partial_outcome,
-        regression_data,
-        regression_outcome,
-        write_images,
-    )
-except ImportError:  # tests/plugin is not a package: pytest put it on sys.path itself
-    from report_fixtures import (  # type: ignore[no-redef]
-        JUDGE_FAIL,
-        NOT_RUN,
-        XSS,
-        inconclusive_outcome,
-        outcome_of,
-        partial_outcome,
-        regression_data,
-        regression_outcome,
-        write_images,
-    )
+from tests.plugin.report_fixtures import (
+    JUDGE_FAIL,
+    NOT_RUN,
+    XSS,
+    inconclusive_outcome,
+    outcome_of,
+    partial_outcome,
+    regression_data,
+    regression_outcome,
+    write_images,
+)
 
 
 def test_summary_hook_adds_to_prefix() -> None:

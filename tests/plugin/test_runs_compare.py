@@ -18,11 +18,7 @@ from pytest_listingeval.documents import incomplete_text, read_results
 from pytest_listingeval.outcome import Comparison, Coverage, IncompleteRun, RunInfo, RunOutcome
 from pytest_listingeval.report import formatting as fmt
 from pytest_listingeval.runs_cli import clean
-
-try:
-    from tests.plugin import test_runs_support as support
-except ImportError:  # tests/plugin is not a package: pytest put it on sys.path itself
-    import test_runs_support as support  # type: ignore[no-redef,import-not-found,unused-ignore]
+from tests.plugin import test_runs_support as support
 
 PROMPT_A, PROMPT_B = support.PROMPT_A, support.PROMPT_B
 make_case, make_record, make_repeat_case = support.make_case, support.make_record, support.make_repeat_case

@@ -14,16 +14,7 @@ from pytest_listingeval import runs as runs_module
 from pytest_listingeval.documents import incomplete_text, results_text
 from pytest_listingeval.outcome import IncompleteRun, RunInfo, RunOutcome, Verdict
 from pytest_listingeval.runs import INDEX_NAME, index_record, scan_runs
-
-try:
-    from tests.plugin.test_runs_support import make_case, make_record, realistic_record, write_json
-except ImportError:  # tests/plugin is not a package: pytest put it on sys.path itself
-    from test_runs_support import (  # type: ignore[no-redef,import-not-found,unused-ignore]
-        make_case,
-        make_record,
-        realistic_record,
-        write_json,
-    )
+from tests.plugin.test_runs_support import make_case, make_record, realistic_record, write_json
 
 
 def _record(run_id: str, model: str, prompt: str, overall_ok: int, verdict: Verdict = "pass") -> RunOutcome:

@@ -19,14 +19,7 @@ from pytest_listingeval.mlflow_log import (
     run_tags,
 )
 from pytest_listingeval.outcome import BaselineInfo, RunOutcome
-
-try:
-    from tests.plugin.test_runs_support import pair_of_runs, write_json
-except ImportError:  # tests/plugin is not a package: pytest put it on sys.path itself
-    from test_runs_support import (  # type: ignore[no-redef,import-not-found,unused-ignore]
-        pair_of_runs,
-        write_json,
-    )
+from tests.plugin.test_runs_support import pair_of_runs, write_json
 
 HAS_MLFLOW = importlib.util.find_spec("mlflow") is not None
 

@@ -10,10 +10,7 @@ from typing import Any
 
 import pytest
 
-try:
-    from tests.plugin.harness_support import FAKE_TASK, GenericProject
-except ImportError:  # run from tests/plugin
-    from harness_support import FAKE_TASK, GenericProject  # type: ignore[no-redef]
+from tests.plugin.harness_support import FAKE_TASK, GenericProject
 
 _INSTRUMENT = """class Instrument(BaseModel):
     name: str

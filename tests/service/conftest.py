@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import fastapi.routing
+import httpx2
 import openai
 import pytest
 import sqlalchemy as sa
@@ -159,7 +160,14 @@ def client(make_client: ClientFactory) -> TestClient:
     return make_client()
 
 
-def upload(client: TestClient, data: bytes | None = None, user: str | None = None) -> Any:
+def service_app(client: TestClient) -> FastAPI:
+    """The service a test client calls (its routes and `state`: store, runner, config)."""
+    app = client.app
+    assert isinstance(app, FastAPI), f"the client calls {type(app).__name__}, not the service"
+    return app
+
+
+def upload(client: TestClient, data: bytes | None = None, user: str | None = None) -> httpx2.Response:
     """POST a photo to /v1/extractions."""
     headers = {"X-User-Id": user} if user else {}
     files = {"image": ("photo.png", data if data is not None else png(), "image/png")}

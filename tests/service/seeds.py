@@ -9,11 +9,12 @@ from fastapi.testclient import TestClient
 
 from extractor.service.extraction.runner import Runner
 from extractor.service.storage.records import Finished, Pending, Upload, utcnow
+from tests.service.conftest import service_app
 
 
 def stored_invalid_image(client: TestClient, user_id: str, data: bytes = b"nope") -> str:
     """Store an `invalid_image` row with its bytes, as older versions did for a refused upload; its id."""
-    runner: Runner = client.app.state.runner  # type: ignore[attr-defined]
+    runner: Runner = service_app(client).state.runner
     variant = runner.variant_for(user_id)
     upload = Upload(data=data, sha256=hashlib.sha256(data).hexdigest(), content_type="application/octet-stream")
     pending = Pending(

@@ -42,7 +42,16 @@ from extractor.service.storage.store import Store
 from extractor.service.storage.tables import extractions
 from pytest_listingeval.fake_openai import FakeOpenAI, faults
 from tests.fakes.listing import DEFAULT_LISTING
-from tests.service.conftest import AUTH, ClientFactory, StubExtractor, fake_extractor, make_config, png, upload
+from tests.service.conftest import (
+    AUTH,
+    ClientFactory,
+    StubExtractor,
+    fake_extractor,
+    make_config,
+    png,
+    service_app,
+    upload,
+)
 from tests.service.outages import outage_for, serving
 
 pytestmark = pytest.mark.service
@@ -168,7 +177,7 @@ def test_overview_counts_pending_and_lost_rows(store: Store) -> None:
 
 def test_overview_page_shows_pending_and_lost(make_client: ClientFactory, outbox_dir: Path) -> None:
     client = make_client(StubExtractor())
-    store: Store = client.app.state.store  # type: ignore[attr-defined]
+    store: Store = service_app(client).state.store
     for i in range(2):
         _pending(store, age_s=300 + i)
     _pending(store, age_s=2)

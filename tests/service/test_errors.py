@@ -8,7 +8,7 @@ import re
 import uuid
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
@@ -34,7 +34,7 @@ def _leaks(text: str) -> list[str]:
 BAD_TEXT = {"nul": "a\x00b", "surrogate": "a\ud800b"}
 
 
-def _clean_4xx(response: httpx.Response, status: int = 400) -> dict[str, Any]:
+def _clean_4xx(response: httpx2.Response, status: int = 400) -> dict[str, Any]:
     assert response.status_code == status, response.text
     body = response.json()
     assert set(body) == {"error"} and body["error"]["type"] and body["error"]["message"]
@@ -136,7 +136,7 @@ REVIEW_NUL = [
 
 def _review_request(
     client: TestClient, extraction: str, method: str, url: str, kwargs: dict[str, Any]
-) -> httpx.Response:
+) -> httpx2.Response:
     if "json" in kwargs:
         body = {**kwargs["json"]}
         body["extraction_id"] = body["extraction_id"].replace("EXTRACTION", extraction)
@@ -191,7 +191,7 @@ def test_unknown_ids_are_404(client: TestClient, method: str, url: str, kwargs: 
     assert _clean_4xx(client.request(method, url, **kwargs), 404)["type"] == "not_found"
 
 
-def _generic(response: httpx.Response, status: int, type_: str, message: str) -> str:
+def _generic(response: httpx2.Response, status: int, type_: str, message: str) -> str:
     assert response.status_code == status, response.text
     body = response.json()
     assert set(body) == {"error"} and set(body["error"]) == {"type", "message", "id"}

@@ -15,6 +15,7 @@ from typing import Any
 
 import anyio
 import httpx
+import httpx2
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
@@ -53,7 +54,7 @@ def _stored(store: Store) -> dict[str, Any]:
         }
 
 
-def _error(response: httpx.Response, status: int, type_: str) -> dict[str, Any]:
+def _error(response: httpx2.Response, status: int, type_: str) -> dict[str, Any]:
     assert response.status_code == status, response.text[:500]
     error: dict[str, Any] = response.json()["error"]
     assert error["type"] == type_ and error["message"]

@@ -170,7 +170,8 @@ def test_progressive_jpeg_is_stripped(client: TestClient, store: Store) -> None:
 
 def test_png_text_chunks_are_dropped_losslessly(client: TestClient, store: Store) -> None:
     original = png_with_text()
-    assert Image.open(io.BytesIO(original)).text
+    opened = Image.open(io.BytesIO(original))
+    assert isinstance(opened, PngImagePlugin.PngImageFile) and opened.text
     data, content_type, _ = _stored(store.engine, _upload(client, original, "a.png", "image/png"))
     stored = assert_clean(data)
     assert content_type == "image/png" and stored.size == (96, 64) and stored.mode == "RGBA"

@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw
 
 from extractor.service.api.uploads import sniff
 from extractor.service.extraction.corrections import corrected_fields
-from extractor.service.storage.records import Finished, Pending, Upload, utcnow
+from extractor.service.storage.records import Finished, Pending, Rating, Status, Upload, utcnow
 from extractor.service.storage.store import Store
 from tests.fakes.listing import DEFAULT_LISTING
 from tests.service.conftest import png
@@ -27,9 +27,9 @@ def seed(
     store: Store,
     *,
     variant: str = "control",
-    status: str = "ok",
+    status: Status = "ok",
     output: dict[str, Any] | None = None,
-    rating: str | None = None,
+    rating: Rating | None = None,
     final: dict[str, Any] | None = None,
     image: bytes | None = None,
     age_s: float = 0.0,
@@ -41,9 +41,9 @@ def seed(
     extraction_id = uuid.uuid4().hex
     store.start(Pending(extraction_id, "u", variant, "gpt-4.1-mini", "default-abc", upload, created))
     listing = dict(output or DEFAULT_LISTING) if status == "ok" else None
-    store.finish(extraction_id, Finished(status, output=listing, latency_ms=5))  # type: ignore[arg-type]
+    store.finish(extraction_id, Finished(status, output=listing, latency_ms=5))
     if rating is not None:
-        store.rate(extraction_id, rating, None)  # type: ignore[arg-type]
+        store.rate(extraction_id, rating, None)
     if final is not None:
         store.finalize(extraction_id, variant, final, corrected_fields(listing, final))
     return extraction_id

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-import httpx
+import httpx2
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
@@ -16,7 +16,7 @@ OWN = {"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"}
 SAME_SITE = {"Origin": "http://127.0.0.1:9999", "Sec-Fetch-Site": "same-site"}
 
 
-def sign_in(client: TestClient, next_: str = "/dashboard", token: str = ADMIN_TOKEN) -> httpx.Response:
+def sign_in(client: TestClient, next_: str = "/dashboard", token: str = ADMIN_TOKEN) -> httpx2.Response:
     """Post the login form as the browser does from the login page (the redirect is not followed)."""
     return client.post("/login", data={"token": token, "next": next_}, headers=OWN, follow_redirects=False)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import httpx
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.service
 MB = 1024 * 1024
 
 
-def _error(response: httpx.Response, status: int, type_: str) -> dict[str, str]:
+def _error(response: httpx2.Response, status: int, type_: str) -> dict[str, str]:
     assert response.status_code == status, response.text
     error: dict[str, str] = response.json()["error"]
     assert error["type"] == type_ and error["message"]

@@ -14,6 +14,7 @@ from PIL import Image
 from extractor.cli import main
 from pytest_listingeval.fake_openai import FakeOpenAI, faults
 from tests.fakes.listing import DEFAULT_LISTING
+from tests.pixels import rgb_at
 from tests.unit import photos
 
 pytestmark = pytest.mark.unit
@@ -130,7 +131,7 @@ def test_animated_gif_first_frame(
     project: Path, fake_openai_env: FakeOpenAI, capsys: pytest.CaptureFixture[str]
 ) -> None:
     image = accepted(capsys, fake_openai_env, photos.animated_gif(project / "anim.gif"))
-    r, g, b = image.getpixel((32, 24))  # type: ignore[misc]
+    r, g, b = rgb_at(image, (32, 24))
     assert r > 200 and g < 50 and b < 50  # red, the first frame; the second is blue
 
 
@@ -148,7 +149,7 @@ def test_rgba_flattened_onto_white(
     project: Path, fake_openai_env: FakeOpenAI, capsys: pytest.CaptureFixture[str]
 ) -> None:
     image = accepted(capsys, fake_openai_env, photos.transparent_png(project / "clear.png"))
-    assert all(channel >= 250 for channel in image.getpixel((32, 24)))  # type: ignore[union-attr]
+    assert all(channel >= 250 for channel in rgb_at(image, (32, 24)))
 
 
 def test_long_side_downscaled(project: Path, fake_openai_env: FakeOpenAI, capsys: pytest.CaptureFixture[str]) -> None:

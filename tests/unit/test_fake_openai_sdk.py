@@ -97,14 +97,16 @@ def raw_json(client: openai.OpenAI, endpoint: str, image: bytes | None = None) -
         if image is not None:
             content.append({"type": "input_image", "image_url": data_url(image), "detail": "low"})
         messages = [{"role": "user", "content": content}]
-        raw = client.responses.with_raw_response.parse(model=MODEL, input=messages, text_format=Pet)
+        raw = client.responses.with_raw_response.parse(model=MODEL, input=messages, text_format=Pet).http_response
     else:
         parts: list[Any] = [{"type": "text", "text": PROMPT}]
         if image is not None:
             parts.append({"type": "image_url", "image_url": {"url": data_url(image)}})
         messages = [{"role": "user", "content": parts}]
-        raw = client.chat.completions.with_raw_response.parse(model=MODEL, messages=messages, response_format=Pet)
-    body = raw.http_response.json()
+        raw = client.chat.completions.with_raw_response.parse(
+            model=MODEL, messages=messages, response_format=Pet
+        ).http_response
+    body = raw.json()
     assert isinstance(body, dict)
     return body
 
@@ -307,11 +309,11 @@ def test_headers_on_answers_and_errors(fake: FakeOpenAI, client: openai.OpenAI, 
     with pytest.raises(openai.APIStatusError) as error:
         ask(client, endpoint)
     if endpoint == "responses":
-        answer = client.responses.with_raw_response.create(model=MODEL, input=PROMPT)
+        answer = client.responses.with_raw_response.create(model=MODEL, input=PROMPT).http_response
     else:
         messages: Any = [{"role": "user", "content": PROMPT}]
-        answer = client.chat.completions.with_raw_response.create(model=MODEL, messages=messages)
-    for headers in (error.value.response.headers, answer.http_response.headers):
+        answer = client.chat.completions.with_raw_response.create(model=MODEL, messages=messages).http_response
+    for headers in (error.value.response.headers, answer.headers):
         assert headers["x-request-id"].startswith("req_")
         assert headers["openai-processing-ms"].isdigit()
         assert headers["x-ratelimit-limit-requests"] and headers["x-ratelimit-remaining-tokens"]
