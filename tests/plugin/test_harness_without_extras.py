@@ -7,12 +7,9 @@ import subprocess
 
 import pytest
 from scripts.declared import optional_names
-from tests.fakes.uninstalled import modules_of, run_without
 
-try:
-    from tests.plugin.harness_support import BASE_ARGS, GenericProject, instrument
-except ImportError:  # run from tests/plugin
-    from harness_support import BASE_ARGS, GenericProject, instrument  # type: ignore[no-redef]
+from tests.fakes.uninstalled import modules_of, run_without
+from tests.plugin.harness_support import BASE_ARGS, GenericProject, instrument
 
 # The generic test task asks its HTTP server with httpx (an extra of ours, but the task's own need).
 HIDDEN = [name for name in optional_names() if name != "httpx"]
