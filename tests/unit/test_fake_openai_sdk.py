@@ -278,7 +278,8 @@ def test_bad_request_is_400_on_both_endpoints(fake: FakeOpenAI, client: openai.O
     with pytest.raises(openai.BadRequestError) as rejected:
         ask(client, endpoint)
     assert (rejected.value.code, rejected.value.param) == ("invalid_value", "detail")
-    assert rejected.value.message.endswith("Invalid value for 'detail'.")
+    # openai 3.0 puts the whole body in the message, later releases only its text
+    assert "Invalid value for 'detail'." in rejected.value.message
 
 
 @pytest.mark.parametrize(
