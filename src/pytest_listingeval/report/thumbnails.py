@@ -58,7 +58,7 @@ def thumbnail_base64(path: Path, box: int = THUMB_SIZE) -> str | None:
 
 
 def thumbnail_data_uri(path: Path, box: int = THUMB_SIZE) -> str | None:
-    """Return a `data:` URI of the image's thumbnail, or None if the image is missing."""
+    """Return a `data:` URI of the image's thumbnail, or None if the image is missing or without Pillow."""
     encoded = thumbnail_base64(path, box)
     return f"data:{THUMB_MIME};base64,{encoded}" if encoded else None
 
