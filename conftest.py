@@ -7,9 +7,15 @@
 import httpcore  # noqa: F401
 import httpcore2  # noqa: F401
 import pytest
+from hypothesis import settings
 from tests.fakes.listing import DEFAULT_LISTING
 
 from pytest_listingeval.fake_openai import FakeOpenAI
+
+# Property tests check behaviour, not speed: a first example that pays for imports or a busy
+# machine must not fail them on Hypothesis's default 200 ms deadline.
+settings.register_profile("listingeval", deadline=None)
+settings.load_profile("listingeval")
 
 # The extractor's hook implementations (its cassette filters) for this project's eval runs.
 pytest_plugins = ["pytester", "extractor.pytest_plugin"]
