@@ -139,10 +139,13 @@ def main() -> int:
         "LISTINGEVAL_ADMIN_TOKEN": TOKEN,
     }
     db = args.db or f"sqlite:///{work / 'bench.db'}"
+    # The fake model always comes from this checkout: `--src` names the service measured, and an
+    # older tree may not ship the fake server at all.
+    fake_env = {**env, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}"}
     fake = subprocess.Popen(
         [python, "-m", "tests.fakes", "--port", str(fake_port), "--latency-ms", str(args.model_ms)],
         cwd=ROOT,
-        env=env,
+        env=fake_env,
         stdout=subprocess.DEVNULL,
     )
     service = subprocess.Popen(
