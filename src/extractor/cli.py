@@ -49,7 +49,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 
 # Commands that live in their own modules; each module's `register` adds its own to the group.
-_COMMAND_MODULES = ("extractor.service.cli", "pytest_listingeval.runs_cli")
+_COMMAND_MODULES = ("extractor.service.cli", "extractor.service.rollout.cli", "pytest_listingeval.runs_cli")
 _CASES_MODULES = ("pytest_listingeval.cases_import_cli", "extractor.promote_cli")
 
 

@@ -27,7 +27,18 @@ from extractor.service.config import ServiceConfig, Variant
 from extractor.service.extraction.runner import ExtractorLike
 from extractor.service.storage.db import make_engine, upgrade
 from extractor.service.storage.store import Store
-from extractor.service.storage.tables import corrections, extractions, images, review_leases, reviews, revoked_sessions
+from extractor.service.storage.tables import (
+    corrections,
+    extractions,
+    images,
+    review_leases,
+    reviews,
+    revoked_sessions,
+    rollout_events,
+    rollouts,
+    routing,
+    shadow_results,
+)
 from extractor.settings import Settings
 from pytest_listingeval.fake_openai import FakeOpenAI
 from tests.fakes.listing import DEFAULT_LISTING
@@ -88,7 +99,8 @@ def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 def store(engine: sa.Engine) -> Store:
     """A store on an empty database (children before the extractions they refer to)."""
     with engine.begin() as conn:
-        for table in (review_leases, reviews, corrections, extractions, images, revoked_sessions):
+        tables = (review_leases, reviews, corrections, shadow_results, extractions, images, revoked_sessions)
+        for table in (*tables, rollout_events, rollouts, routing):
             conn.execute(table.delete())
     return Store(engine)
 

@@ -15,7 +15,7 @@ from tests.service.conftest import service_app
 def stored_invalid_image(client: TestClient, user_id: str, data: bytes = b"nope") -> str:
     """Store an `invalid_image` row with its bytes, as older versions did for a refused upload; its id."""
     runner: Runner = service_app(client).state.runner
-    variant = runner.variant_for(user_id)
+    variant = runner.assignment(user_id)[1].variant
     upload = Upload(data=data, sha256=hashlib.sha256(data).hexdigest(), content_type="application/octet-stream")
     pending = Pending(
         id=uuid.uuid4().hex,

@@ -16,6 +16,7 @@ from extractor.service.dashboard import routes as dashboard
 from extractor.service.extraction.metrics import Metrics
 from extractor.service.extraction.runner import ExtractorLike, Runner
 from extractor.service.review import routes as review_api
+from extractor.service.rollout import routes as rollout_api
 from extractor.service.security import auth
 from extractor.service.security.auth import LoginRedirect, TokenInUrlGuard
 from extractor.service.security.csrf import CsrfGuard
@@ -75,4 +76,5 @@ def create_app(config: ServiceConfig, extractor: ExtractorLike | None = None, st
     app.include_router(api.router)
     app.include_router(dashboard.router)
     app.include_router(review_api.router)
+    app.include_router(rollout_api.router)
     return app

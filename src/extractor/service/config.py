@@ -9,6 +9,7 @@ from typing import Any
 
 from extractor.errors import ConfigError
 from extractor.prompts import load_prompt
+from extractor.service.rollout.settings import RolloutSettings, parse_rollout
 from extractor.settings import Settings, load_settings, project_table
 
 DEFAULT_DB_URL = "sqlite:///listingeval.db"
@@ -54,6 +55,9 @@ class ServiceConfig:
     session_ttl_s: int = DEFAULT_SESSION_TTL_S
     allow_plain_http: bool = False
     public_origin: str | None = None
+    rollout: RolloutSettings = field(default_factory=RolloutSettings)
+    # `[tool.listingeval.prices."<model>"]`: USD per million input and output tokens.
+    prices: dict[str, dict[str, float]] = field(default_factory=dict)
     settings: Settings = field(default_factory=Settings)
 
     def variant(self, name: str) -> Variant:
@@ -121,6 +125,22 @@ def _origin(value: Any) -> str | None:
     return text
 
 
+def _prices(value: Any) -> dict[str, dict[str, float]]:
+    """The price table; a model whose entry is not numbers is left unpriced (its cost unknown)."""
+    if not isinstance(value, dict):
+        return {}
+    prices = {}
+    for model, entry in value.items():
+        if isinstance(entry, dict):
+            try:
+                prices[str(model)] = {
+                    k: float(v) for k, v in entry.items() if k in ("input_per_mtok", "output_per_mtok")
+                }
+            except (TypeError, ValueError):
+                continue
+    return prices
+
+
 def load_config(db_url: str | None = None, start: Path | None = None) -> ServiceConfig:
     """The service configuration from `[tool.listingeval]`, the environment and overrides."""
     table = project_table(start)
@@ -144,5 +164,7 @@ def load_config(db_url: str | None = None, start: Path | None = None) -> Service
         session_ttl_s=_positive_int(service, "session_ttl_s", DEFAULT_SESSION_TTL_S),
         allow_plain_http=_flag(service, "allow_plain_http"),
         public_origin=_origin(service.get("public_origin")),
+        rollout=parse_rollout(table.get("rollout")),
+        prices=_prices(table.get("prices")),
         settings=settings,
     )

@@ -117,15 +117,9 @@ async def create_extraction(
         raise ApiError(400, "bad_request", f"X-User-Id must be 1 to {MAX_USER_ID_CHARS} characters")
     user_id = x_user_id or f"anon-{uuid.uuid4().hex}"
     raw = await read_image(request, limit)
-    try:
-        # The image work (stripping, the decode check) runs in the worker thread that stores the
-        # pending row: one trip to a thread for both.
-        pending, done = await runner.run(lambda: accept_image(raw, limit), user_id)
-    except ApiError as exc:
-        if exc.type == "invalid_image":
-            # Nothing is stored for a refused image; the counter keeps the rate visible.
-            runner.metrics.requests.labels(runner.variant_for(user_id).name, "invalid_image").inc()
-        raise
+    # The image work (stripping, the decode check) runs in the worker thread that stores the
+    # pending row: one trip to a thread for both.
+    pending, done = await runner.run(lambda: accept_image(raw, limit), user_id)
     annotate(variant=pending.variant, extraction_id=pending.id)
     if done.status == "ok":
         return ExtractionResult(

@@ -17,6 +17,8 @@ from extractor.service.dashboard.stats import WINDOWS, collect, window_start
 from extractor.service.deps import ConfigDep, StoreDep
 from extractor.service.extraction.corrections import FIELDS, normalise
 from extractor.service.review.stats import collect_reviews
+from extractor.service.rollout import render as render_rollout
+from extractor.service.rollout.commands import Rollouts
 from extractor.service.security.auth import require_dashboard
 from extractor.service.storage.records import STATUSES, LogFilter
 
@@ -153,3 +155,16 @@ async def image(extraction_id: str, store: StoreDep) -> Response:
         content_type = "application/octet-stream"
         headers["Content-Disposition"] = "attachment"
     return Response(data, media_type=content_type, headers=headers)
+
+
+@router.get("/rollout", response_class=HTMLResponse, openapi_extra=openapi.admin())
+async def rollout_page(config: ConfigDep, store: StoreDep) -> HTMLResponse:
+    """The latest rollout: step, shares, each metric's difference with its interval, the decision and why."""
+    status = await anyio.to_thread.run_sync(Rollouts(config, store.engine).status)
+    return _page(
+        "rollout.html",
+        status=status,
+        alpha=config.rollout.policy.alpha,
+        number=render_rollout.number,
+        interval=render_rollout.interval,
+    )

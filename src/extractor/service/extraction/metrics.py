@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 45, 60, 90)
 
@@ -47,6 +47,40 @@ class Metrics:
             "listingeval_corrections",
             "Fields the seller changed before publishing, by variant and field.",
             ["variant", "field"],
+            registry=self.registry,
+        )
+
+        self.shadow = Counter(
+            "listingeval_shadow",
+            "Shadow calls by shadow variant and how they ended (a status, `skipped` when every slot was busy, `lost`).",
+            ["variant", "result"],
+            registry=self.registry,
+        )
+        self.rollout_share = Gauge(
+            "listingeval_rollout_share",
+            "Each variant's intended share of all traffic under the routing this process last read.",
+            ["variant"],
+            registry=self.registry,
+        )
+        self.rollout_step = Gauge(
+            "listingeval_rollout_step_percent",
+            "The running rollout's step: the candidate's percentage of the control's users (0 when none runs).",
+            registry=self.registry,
+        )
+        self.rollout_breach = Gauge(
+            "listingeval_rollout_guardrail_breached",
+            "1 while a guardrail of the running rollout is worse for the candidate with confidence.",
+            ["guardrail"],
+            registry=self.registry,
+        )
+        self.rollout_auto_halts = Counter(
+            "listingeval_rollout_auto_halts",
+            "Rollouts this process halted by itself on a guardrail breach.",
+            registry=self.registry,
+        )
+        self.rollout_srm_p = Gauge(
+            "listingeval_rollout_srm_p_value",
+            "p-value of the sample-ratio check of the running rollout (below 0.001: assignment is broken).",
             registry=self.registry,
         )
 

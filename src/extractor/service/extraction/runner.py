@@ -22,7 +22,11 @@ from extractor.prompts import load_prompt
 from extractor.service.api.errors import ApiError
 from extractor.service.config import ServiceConfig, Variant
 from extractor.service.extraction.metrics import Metrics
-from extractor.service.extraction.variants import assign
+from extractor.service.rollout.commands import Rollouts
+from extractor.service.rollout.monitor import watch_forever
+from extractor.service.rollout.routing import Assignment, Routing, assign_request
+from extractor.service.rollout.shadow import Shadow
+from extractor.service.rollout.store import RolloutStore
 from extractor.service.storage.durability import TRANSIENT_ERRORS, Durability, Throttle, describe, retry_write
 from extractor.service.storage.outbox import Outbox, OutboxFull, drain_forever
 from extractor.service.storage.reaper import reap_forever
@@ -94,34 +98,44 @@ class Runner:
         self.store = store
         self.metrics = metrics
         self.extractor = extractor
+        self.rollouts = RolloutStore(store.engine)
         self.durability = durability or Durability.from_env(config.db_url)
         self.outbox = Outbox(self.durability.outbox_dir, self.durability.outbox_max)
         self.pool = ThreadPoolExecutor(config.model_workers, thread_name_prefix="listingeval-model")
         self._takes_deadline = _takes_deadline(extractor)
+        self.shadow = Shadow(config, store.engine, metrics, self.call_model)
         self._refusing = Throttle(log)
         self._deferring = Throttle(log)
 
     def close(self) -> None:
         """Stop taking model calls; calls already running finish in the background."""
         self.pool.shutdown(wait=False, cancel_futures=True)
+        self.shadow.close()
 
     @asynccontextmanager
     async def background(self) -> AsyncIterator[None]:
-        """Drain the outbox and reap abandoned rows while the app runs (both start at once)."""
+        """Drain the outbox, reap abandoned rows and watch the rollout's guardrails while the app runs."""
         durability = self.durability
         async with anyio.create_task_group() as group:
             group.start_soon(drain_forever, self.outbox, self.store, durability.drain_interval_s)
             group.start_soon(
                 reap_forever, self.store, self.config.deadline_s, durability.reap_grace_s, durability.reap_interval_s
             )
+            group.start_soon(
+                watch_forever,
+                Rollouts(self.config, self.store.engine),
+                self.metrics,
+                self.config.rollout.check_interval_s,
+            )
             try:
                 yield
             finally:
                 group.cancel_scope.cancel()
 
-    def variant_for(self, user_id: str) -> Variant:
-        """The user's sticky variant."""
-        return assign(self.config.variants, self.config.salt, user_id)
+    def assignment(self, user_id: str) -> tuple[Routing, Assignment]:
+        """The routing now (read from the database: every replica follows a change at once) and the user's variant."""
+        routing = self.rollouts.routing()
+        return routing, assign_request(self.config, routing, user_id)
 
     async def run(self, accept: Accept, user_id: str) -> tuple[Pending, Finished]:
         """Accept the photo, store a pending row, call the model under the deadline and store how it ended.
@@ -134,23 +148,26 @@ class Runner:
         A database that does not answer gives a 503 `database_unavailable` before the model is
         called; once a result is known it is stored, or kept in the outbox, and returned.
         """
-        variant = self.variant_for(user_id)
         extraction_id = uuid.uuid4().hex
-        prompt_id = load_prompt(variant.prompt).id
         created_at = utcnow()
         accepted: list[Pending] = []
+        chosen: list[tuple[Routing, Assignment]] = []
 
         def start() -> Pending:
-            if not accepted:  # a retried write does not redo the image work
+            if not accepted:  # a retried write does not redo the routing read or the image work
+                if not chosen:
+                    chosen.append(self.assignment(user_id))
+                assignment = chosen[0][1]
                 upload = accept()
                 pending = Pending(
                     id=extraction_id,
                     user_id=user_id,
-                    variant=variant.name,
-                    model=variant.model,
-                    prompt_id=prompt_id,
+                    variant=assignment.variant.name,
+                    model=assignment.variant.model,
+                    prompt_id=load_prompt(assignment.variant.prompt).id,
                     upload=upload,
                     created_at=created_at,
+                    rollout_id=assignment.rollout_id,
                 )
                 accepted.append(pending)
             self.store.start(accepted[0])
@@ -163,11 +180,18 @@ class Runner:
             if accepted:
                 await self._not_started(accepted[0], exc)
             raise _unavailable("the request could not be recorded") from None
+        except ApiError as exc:
+            if exc.type == "invalid_image" and chosen:
+                # Nothing is stored for a refused image; the counter keeps the rate visible.
+                self.metrics.requests.labels(chosen[0][1].variant.name, "invalid_image").inc()
+            raise
         upload = pending.upload
+        routing, assignment = chosen[0]
+        variant = assignment.variant
         done = Finished("error", error_type="internal", error_message="the request was interrupted")
         kept = False
         try:
-            done = await self._call_model(upload, variant)
+            done = await self.call_model(upload.data, variant, self.pool)
         except Exception as exc:
             done = Finished("error", error_type="internal", error_message=f"{type(exc).__name__}: {exc}")
             raise
@@ -179,6 +203,7 @@ class Runner:
             self._count(variant.name, done, elapsed)
         if not kept:
             raise _unavailable("the result could not be stored")
+        self.shadow.offer(routing, pending)
         return pending, done
 
     async def _keep(self, extraction_id: str, done: Finished) -> bool:
@@ -212,14 +237,15 @@ class Runner:
         with contextlib.suppress(OutboxFull, OSError):
             await _in_thread(lambda: self.outbox.put(pending.id, closing, utcnow(), limit))
 
-    async def _call_model(self, upload: Upload, variant: Variant) -> Finished:
+    async def call_model(self, data: bytes, variant: Variant, pool: ThreadPoolExecutor) -> Finished:
+        """One model call for `variant` on `pool`, cut at the service's deadline, as a stored result."""
         deadline_s = self.config.deadline_s
         deadline = time.monotonic() + deadline_s
         options: dict[str, Any] = {"model": variant.model, "prompt": variant.prompt}
         if self._takes_deadline:
             options["deadline"] = deadline
-        call = functools.partial(self.extractor.extract_bytes, upload.data, **options)
-        future = self.pool.submit(call)
+        call = functools.partial(self.extractor.extract_bytes, data, **options)
+        future = pool.submit(call)
         message = f"the model call did not finish within the {deadline_s:g} s deadline"
         try:
             outcome = await asyncio.wait_for(asyncio.wrap_future(future), timeout=deadline_s)

@@ -42,6 +42,8 @@ class Pending:
     prompt_id: str
     upload: Upload
     created_at: datetime
+    # The rollout that split this request between its control and candidate, if one was running.
+    rollout_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,7 @@ class Store:
                     "prompt_id": pending.prompt_id,
                     "status": "pending",
                     "image_sha256": upload.sha256,
+                    "rollout_id": pending.rollout_id,
                 },
             )
 

@@ -7,6 +7,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -54,9 +55,12 @@ extractions = Table(
     Column("final_listing", JSON),
     Column("corrected_fields", JSON),
     Column("finalized_at", DateTime(timezone=True)),
+    # Set when a running rollout split this request between its control and candidate.
+    Column("rollout_id", String(32)),
     Index("ix_extractions_created_at", "created_at"),
     Index("ix_extractions_variant_created_at", "variant", "created_at"),
     Index("ix_extractions_status", "status"),
+    Index("ix_extractions_rollout_id", "rollout_id", "variant"),
 )
 
 corrections = Table(
@@ -100,4 +104,62 @@ revoked_sessions = Table(
     Column("sid", String(32), primary_key=True),
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Index("ix_revoked_sessions_expires_at", "expires_at"),
+)
+
+rollouts = Table(
+    "rollouts",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("candidate", String(100), nullable=False),
+    Column("control", String(100), nullable=False),
+    Column("steps", JSON, nullable=False),
+    Column("step_index", Integer, nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("min_requests", Integer),
+    Column("min_hours", Float),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("step_started_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True)),
+    Index("ix_rollouts_started_at", "started_at"),
+)
+
+rollout_events = Table(
+    "rollout_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("rollout_id", String(32)),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("by", String(200), nullable=False),
+    Column("why", Text, nullable=False),
+    Column("step_percent", Float),
+    Index("ix_rollout_events_rollout_id", "rollout_id"),
+)
+
+# One row (id 1): what every replica reads before assigning a request, changed in the same
+# transaction as the rollout it describes.
+routing = Table(
+    "routing",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("data", JSON, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+shadow_results = Table(
+    "shadow_results",
+    metadata,
+    Column("extraction_id", String(32), ForeignKey("extractions.id"), primary_key=True),
+    Column("variant", String(100), primary_key=True),
+    Column("model", String(200), nullable=False),
+    Column("prompt_id", String(200), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("error_type", String(50)),
+    Column("output", JSON),
+    Column("latency_ms", Integer),
+    Column("input_tokens", Integer),
+    Column("output_tokens", Integer),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_shadow_results_variant_created_at", "variant", "created_at"),
 )
