@@ -90,6 +90,28 @@ def test_read_form_refuses_over_its_limit_nul_and_other_bodies(client: TestClien
     _refused(client.post("/form", content=b"{}", headers={"Content-Type": "application/json"}), 400, "bad_request")
 
 
+MULTIPART = {"Content-Type": "multipart/form-data; boundary=XyZ"}
+PART = b'--XyZ\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\nabc\r\n'
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(PART, id="cut before the closing boundary"),
+        pytest.param(PART + b"--XyZ\r\n", id="a delimiter but no close"),
+        pytest.param(PART.replace(b"XyZ", b"other") + b"--other--\r\n", id="another boundary"),
+    ],
+)
+def test_read_form_refuses_a_multipart_body_that_would_lose_fields_silently(client: TestClient, body: bytes) -> None:
+    _refused(client.post("/form", content=body, headers=MULTIPART), 400, "bad_request")
+
+
+def test_read_form_takes_a_closed_multipart_body_and_an_empty_one(client: TestClient) -> None:
+    assert client.post("/form", content=PART + b"--XyZ--\r\n", headers=MULTIPART).json() == {"csrf_token": "abc"}
+    assert client.post("/form", content=PART + b"--XyZ--", headers=MULTIPART).json() == {"csrf_token": "abc"}
+    assert client.post("/form", content=b"", headers=MULTIPART).json() == {}
+
+
 @pytest.mark.parametrize(("value", "expected"), [("12", 12), ("0", 0), ("\u00b2", None), ("-1", None), ("1e3", None)])
 def test_declared_length_takes_only_ascii_digits(value: str, expected: int | None) -> None:
     scope = {"type": "http", "headers": [(b"content-length", value.encode("latin-1"))]}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from email.message import Message
 from typing import TypeVar
 
 import anyio
@@ -162,7 +163,10 @@ async def read_form(request: Request, limit: int | None = None, max_fields: int 
     chunks = limited_chunks(request, limit)
     content_type = request.headers.get("content-type", "")
     parser: FormParser | MultiPartParser
-    if content_type.startswith("multipart/form-data"):
+    received: list[bytes] = []
+    multipart = content_type.startswith("multipart/form-data")
+    if multipart:
+        chunks = _kept(chunks, received)
         parser = MultiPartParser(request.headers, chunks, max_files=0, max_fields=max_fields, max_part_size=limit)
     elif content_type.startswith("application/x-www-form-urlencoded"):
         parser = FormParser(request.headers, chunks, max_fields=max_fields, max_part_size=limit)
@@ -176,11 +180,38 @@ async def read_form(request: Request, limit: int | None = None, max_fields: int 
         async for _ in chunks:
             pass
         raise ApiError(400, "bad_request", f"malformed form: {exc.message}") from exc
+    if multipart and not _closed(b"".join(received), content_type):
+        await form.close()
+        raise ApiError(400, "bad_request", "malformed form: the multipart body does not end with its closing boundary")
     fields = {key: value for key, value in form.multi_items() if isinstance(value, str)}
     await form.close()
     check_text(fields, "form")
     setattr(request.state, _FORM_STATE, dict(fields))
     return fields
+
+
+async def _kept(chunks: AsyncIterator[bytes], kept: list[bytes]) -> AsyncGenerator[bytes, None]:
+    """The chunks, also kept in `kept` (forms are bounded by the JSON limit, so this is small)."""
+    async for chunk in chunks:
+        kept.append(chunk)
+        yield chunk
+
+
+def _closed(body: bytes, content_type: str) -> bool:
+    """Whether a multipart body is empty or holds its close delimiter.
+
+    The parser drops a part cut short before the closing `--boundary--` without a word, so a
+    truncated form would lose its fields silently; refusing it keeps "malformed means 400".
+    """
+    if not body.strip():
+        return True
+    message = Message()
+    message["content-type"] = content_type
+    boundary = message.get_param("boundary")
+    if not isinstance(boundary, str) or not boundary:
+        return False
+    close = b"--" + boundary.encode("latin-1", "replace") + b"--"
+    return body.startswith(close) or b"\r\n" + close in body
 
 
 def text_problem(value: str) -> str | None:
