@@ -1,0 +1,1 @@
+"""Guarded rollouts: state in the database, ramp-safe assignment, sequential statistics, guardrails."""
