@@ -364,7 +364,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--runs", type=int, default=200, help="simulated rollouts per scenario")
-    parser.add_argument("--requests", type=int, default=2000, help="requests per no-difference run")
+    parser.add_argument("--requests", type=int, default=1000, help="requests per no-difference run")
     parser.add_argument("--budget", type=int, default=20000, help="requests before a halt run gives up")
     parser.add_argument("--alpha", type=float, default=0.05)
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
