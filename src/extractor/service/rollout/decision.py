@@ -92,7 +92,7 @@ def decide(snapshot: Snapshot, policy: RolloutPolicy) -> Decision:
     guardrail_alpha = policy.alpha / max(1, len(tested))
     can_halt = min(control.requests, candidate.requests) >= policy.min_halt_requests
     metrics = (
-        *_guardrails(control, candidate, thresholds, guardrail_alpha, can_halt=can_halt, priced=priced),
+        *_guardrails(control, candidate, thresholds, guardrail_alpha, can_halt=can_halt),
         *_quality(control, candidate, policy.alpha),
     )
     breached = tuple(m for m in metrics if m.breached)
@@ -120,7 +120,6 @@ def _guardrails(
     alpha: float,
     *,
     can_halt: bool,
-    priced: bool,
 ) -> tuple[MetricComparison, ...]:
     counts = {
         "error_rate": (control.errors, candidate.errors),
@@ -134,7 +133,7 @@ def _guardrails(
     return (
         *rates,
         _latency(control, candidate, alpha, thresholds[_LATENCY], can_halt=can_halt),
-        _cost(control, candidate, alpha, thresholds[_COST], can_halt=can_halt and priced),
+        _cost(control, candidate, alpha, thresholds[_COST], can_halt=can_halt),
     )
 
 
