@@ -103,3 +103,10 @@ def test_routing_round_trips_through_its_stored_form() -> None:
     )
     assert Routing.from_json(routing.to_json()) == routing
     assert Routing.from_json(None) == Routing()
+
+
+def test_a_variant_gone_from_the_catalogue_falls_back_instead_of_failing() -> None:
+    only_control = config(Variant("control", "m1", "default", 1.0))
+    assert assign_request(only_control, running(1.0), "u1") == assign_request(only_control, Routing(), "u1")
+    shipped = Routing(routes=Routing().shipped("control", "new"))
+    assert assign_request(only_control, shipped, "u1").variant.name == "control"

@@ -16,6 +16,7 @@ from dataclasses import replace
 from typing import Any, Protocol, TypeVar
 
 import anyio
+from sqlalchemy import Connection
 
 from extractor.outcome import Extraction, Outcome
 from extractor.prompts import load_prompt
@@ -26,7 +27,7 @@ from extractor.service.rollout.commands import Rollouts
 from extractor.service.rollout.monitor import watch_forever
 from extractor.service.rollout.routing import Assignment, Routing, assign_request
 from extractor.service.rollout.shadow import Shadow
-from extractor.service.rollout.store import RolloutStore
+from extractor.service.rollout.store import RolloutStore, read_routing
 from extractor.service.storage.durability import TRANSIENT_ERRORS, Durability, Throttle, describe, retry_write
 from extractor.service.storage.outbox import Outbox, OutboxFull, drain_forever
 from extractor.service.storage.reaper import reap_forever
@@ -150,28 +151,33 @@ class Runner:
         """
         extraction_id = uuid.uuid4().hex
         created_at = utcnow()
+        uploads: list[Upload] = []
         accepted: list[Pending] = []
         chosen: list[tuple[Routing, Assignment]] = []
 
-        def start() -> Pending:
-            if not accepted:  # a retried write does not redo the routing read or the image work
-                if not chosen:
-                    chosen.append(self.assignment(user_id))
-                assignment = chosen[0][1]
-                upload = accept()
-                pending = Pending(
-                    id=extraction_id,
-                    user_id=user_id,
-                    variant=assignment.variant.name,
-                    model=assignment.variant.model,
-                    prompt_id=load_prompt(assignment.variant.prompt).id,
-                    upload=upload,
-                    created_at=created_at,
-                    rollout_id=assignment.rollout_id,
+        def prepare(conn: Connection) -> Pending:
+            if not accepted:  # a retried write keeps the first assignment
+                routing = read_routing(conn)
+                assignment = assign_request(self.config, routing, user_id)
+                chosen.append((routing, assignment))
+                accepted.append(
+                    Pending(
+                        id=extraction_id,
+                        user_id=user_id,
+                        variant=assignment.variant.name,
+                        model=assignment.variant.model,
+                        prompt_id=load_prompt(assignment.variant.prompt).id,
+                        upload=uploads[0],
+                        created_at=created_at,
+                        rollout_id=assignment.rollout_id,
+                    )
                 )
-                accepted.append(pending)
-            self.store.start(accepted[0])
             return accepted[0]
+
+        def start() -> Pending:
+            if not uploads:  # nor does it redo the image work, which happens outside the transaction
+                uploads.append(accept())
+            return self.store.start_with(prepare)
 
         started = time.perf_counter()
         try:
@@ -181,9 +187,11 @@ class Runner:
                 await self._not_started(accepted[0], exc)
             raise _unavailable("the request could not be recorded") from None
         except ApiError as exc:
-            if exc.type == "invalid_image" and chosen:
-                # Nothing is stored for a refused image; the counter keeps the rate visible.
-                self.metrics.requests.labels(chosen[0][1].variant.name, "invalid_image").inc()
+            if exc.type == "invalid_image":
+                # Nothing is stored for a refused image, not even a routing read: the counter keeps
+                # the rate visible under the user's catalogue variant.
+                variant_name = assign_request(self.config, Routing(), user_id).variant.name
+                self.metrics.requests.labels(variant_name, "invalid_image").inc()
             raise
         upload = pending.upload
         routing, assignment = chosen[0]

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from extractor.service.config import ServiceConfig
 from extractor.service.extraction.metrics import Metrics
 from extractor.service.rollout.agreement import ShadowReport, shadow_report
-from extractor.service.rollout.decision import Decision, decide
+from extractor.service.rollout.decision import Decision, MetricComparison, decide
 from extractor.service.rollout.gather import gather
 from extractor.service.rollout.routing import Routing, shares
 from extractor.service.rollout.snapshot import GUARDRAILS, RolloutPolicy, Snapshot
@@ -67,7 +67,7 @@ def _finite(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
-def _metric_json(metric: Any) -> dict[str, Any]:
+def _metric_json(metric: MetricComparison) -> dict[str, Any]:
     ci = metric.ci
     return {
         "control": _finite(metric.control),
@@ -105,9 +105,9 @@ class Rollouts:
         routing = self.store.routing()
         events = tuple(self.store.events(rollout.id, with_shadow=True) if rollout else self.store.events())
         snapshot = decision = None
-        if rollout is not None:
+        if rollout is not None and rollout.state == "running":
             snapshot = gather(self.engine, self.config.prices, rollout, events)
-            decision = decide(snapshot, self.policy(rollout)) if rollout.state == "running" else None
+            decision = decide(snapshot, self.policy(rollout))
         report = shadow_report(self.engine, routing.shadow_variant) if with_shadow else None
         return RolloutStatus(rollout, routing, shares(self.config, routing), events, snapshot, decision, report)
 

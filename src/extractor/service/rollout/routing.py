@@ -88,13 +88,22 @@ def rollout_bucket(rollout_id: str, salt: str, user_id: str) -> float:
 
 
 def assign_request(config: ServiceConfig, routing: Routing, user_id: str) -> Assignment:
-    """The variant serving this user now: catalogue weights, then shipped routes, then the rollout split."""
-    name = routing.served_by(assign(config.variants, config.salt, user_id).name)
-    if routing.rollout_id is not None and name == routing.control and routing.candidate is not None:
-        if rollout_bucket(routing.rollout_id, config.salt, user_id) < routing.share:
-            name = routing.candidate
-        return Assignment(config.variant(name), routing.rollout_id)
-    return Assignment(config.variant(name))
+    """The variant serving this user now: catalogue weights, then shipped routes, then the rollout split.
+
+    A route or rollout naming a variant the catalogue no longer has (removed in a redeploy) is
+    ignored for that user, who gets the catalogue's variant rather than an error.
+    """
+    catalogue = {variant.name: variant for variant in config.variants}
+    base = assign(config.variants, config.salt, user_id)
+    name = routing.served_by(base.name)
+    if name not in catalogue:
+        return Assignment(base)
+    rollout_id, candidate = routing.rollout_id, routing.candidate
+    if rollout_id is not None and name == routing.control and candidate in catalogue:
+        if rollout_bucket(rollout_id, config.salt, user_id) < routing.share:
+            name = candidate
+        return Assignment(catalogue[name], rollout_id)
+    return Assignment(catalogue[name])
 
 
 def shares(config: ServiceConfig, routing: Routing) -> dict[str, float]:

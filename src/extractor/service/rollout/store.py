@@ -33,8 +33,7 @@ class RolloutStore:
     def routing(self) -> Routing:
         """The routing every request is assigned by (one primary-key read)."""
         with self.engine.connect() as conn:
-            data = conn.execute(select(routing.c.data).where(routing.c.id == ROUTING_ID)).scalar()
-        return Routing.from_json(data)
+            return read_routing(conn)
 
     def current(self) -> Rollout | None:
         """The latest rollout, whatever its state (None before the first)."""
@@ -78,7 +77,7 @@ class RolloutStore:
             running = conn.execute(select(rollouts.c.candidate).where(rollouts.c.state == "running")).first()
             if running is not None:
                 raise RolloutError(f"a rollout of {running.candidate} is running: halt or ship it first")
-            current = _routing(conn)
+            current = read_routing(conn)
             if current.served_by(control) != control:
                 raise RolloutError(f"{control} was replaced by {current.served_by(control)}; roll out against that")
             conn.execute(
@@ -116,7 +115,9 @@ class RolloutStore:
             if changed != 1:
                 raise RolloutError("the rollout changed meanwhile (halted, shipped or advanced): check its status")
             _event(conn, rollout.id, now, "advance", by, why, step)
-            _set_routing(conn, _with_rollout(_routing(conn), rollout.id, rollout.candidate, rollout.control, step), now)
+            _set_routing(
+                conn, _with_rollout(read_routing(conn), rollout.id, rollout.candidate, rollout.control, step), now
+            )
         return self._reread(rollout.id)
 
     def halt(self, rollout: Rollout, by: str, why: str, automatic: bool = False) -> Rollout | None:
@@ -133,7 +134,7 @@ class RolloutStore:
                     return None
                 raise RolloutError("no rollout is running: nothing to halt")
             _event(conn, rollout.id, now, "auto_halt" if automatic else "halt", by, why, 0.0)
-            _set_routing(conn, _without_rollout(_routing(conn)), now)
+            _set_routing(conn, _without_rollout(read_routing(conn)), now)
         return self._reread(rollout.id)
 
     def ship(self, rollout: Rollout, by: str, why: str) -> Rollout:
@@ -148,7 +149,7 @@ class RolloutStore:
             if changed != 1:
                 raise RolloutError("the rollout changed meanwhile (halted or shipped): check its status")
             _event(conn, rollout.id, now, "ship", by, why, 100.0)
-            current = _routing(conn)
+            current = read_routing(conn)
             routes = current.shipped(rollout.control, rollout.candidate)
             _set_routing(conn, _replace(_without_rollout(current), routes=routes), now)
         return self._reread(rollout.id)
@@ -157,7 +158,7 @@ class RolloutStore:
         """Start, change or (variant None) stop the shadow sample."""
         now = utcnow()
         with write_transaction(self.engine) as conn:
-            current = _routing(conn)
+            current = read_routing(conn)
             changed = _replace(
                 current,
                 shadow_variant=variant,
@@ -186,7 +187,8 @@ def _event(
     )
 
 
-def _routing(conn: Connection) -> Routing:
+def read_routing(conn: Connection) -> Routing:
+    """The routing, read on `conn` (inside the caller's transaction)."""
     return Routing.from_json(conn.execute(select(routing.c.data).where(routing.c.id == ROUTING_ID)).scalar())
 
 

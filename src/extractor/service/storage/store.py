@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, insert, or_, select, text, update
+from sqlalchemy import Connection, Engine, delete, func, insert, or_, select, text, update
 
 from extractor.service.storage.db import insert_ignore, write_transaction
 from extractor.service.storage.records import Finished, LogFilter, Pending, Rating, Row, utcnow
@@ -28,34 +29,19 @@ class Store:
 
         Idempotent: a retry after a commit whose answer was lost finds the row and adds nothing.
         """
-        upload = pending.upload
         with write_transaction(self.engine) as conn:
-            insert_ignore(
-                conn,
-                images,
-                {
-                    "sha256": upload.sha256,
-                    "data": upload.data,
-                    "size": len(upload.data),
-                    "content_type": upload.content_type,
-                    "created_at": pending.created_at,
-                },
-            )
-            insert_ignore(
-                conn,
-                extractions,
-                {
-                    "id": pending.id,
-                    "created_at": pending.created_at,
-                    "user_id": pending.user_id,
-                    "variant": pending.variant,
-                    "model": pending.model,
-                    "prompt_id": pending.prompt_id,
-                    "status": "pending",
-                    "image_sha256": upload.sha256,
-                    "rollout_id": pending.rollout_id,
-                },
-            )
+            _insert_pending(conn, pending)
+
+    def start_with(self, prepare: Callable[[Connection], Pending]) -> Pending:
+        """`start` for the pending row `prepare` builds in the same transaction (it may read first).
+
+        The runner reads the routing this way: one connection and one transaction per request
+        instead of two.
+        """
+        with write_transaction(self.engine) as conn:
+            pending = prepare(conn)
+            _insert_pending(conn, pending)
+        return pending
 
     def finish(self, extraction_id: str, done: Finished, finished_at: datetime | None = None) -> bool:
         """Record how the extraction ended; False when no `pending` or `lost` row had that id.
@@ -204,3 +190,33 @@ _ROW_COLUMNS = (
     extractions.c.final_listing,
     extractions.c.corrected_fields,
 )
+
+
+def _insert_pending(conn: Connection, pending: Pending) -> None:
+    upload = pending.upload
+    insert_ignore(
+        conn,
+        images,
+        {
+            "sha256": upload.sha256,
+            "data": upload.data,
+            "size": len(upload.data),
+            "content_type": upload.content_type,
+            "created_at": pending.created_at,
+        },
+    )
+    insert_ignore(
+        conn,
+        extractions,
+        {
+            "id": pending.id,
+            "created_at": pending.created_at,
+            "user_id": pending.user_id,
+            "variant": pending.variant,
+            "model": pending.model,
+            "prompt_id": pending.prompt_id,
+            "status": "pending",
+            "image_sha256": upload.sha256,
+            "rollout_id": pending.rollout_id,
+        },
+    )
