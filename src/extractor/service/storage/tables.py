@@ -28,6 +28,9 @@ images = Table(
     Column("size", Integer, nullable=False),
     Column("content_type", String(100), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # The photo's dimensions, for input drift (null for photos stored before they were recorded).
+    Column("width", Integer),
+    Column("height", Integer),
 )
 
 extractions = Table(
@@ -57,10 +60,16 @@ extractions = Table(
     Column("finalized_at", DateTime(timezone=True)),
     # Set when a running rollout split this request between its control and candidate.
     Column("rollout_id", String(32)),
+    # Online evaluation: scored once every online check has a result; claimed while a replica scores it.
+    Column("online_scored_at", DateTime(timezone=True)),
+    Column("online_claimed_at", DateTime(timezone=True)),
+    # Why the row should be reviewed first (an online check it failed), set by `cases promote --from-online`.
+    Column("review_flag", String(200)),
     Index("ix_extractions_created_at", "created_at"),
     Index("ix_extractions_variant_created_at", "variant", "created_at"),
     Index("ix_extractions_status", "status"),
     Index("ix_extractions_rollout_id", "rollout_id", "variant"),
+    Index("ix_extractions_online_scored_at", "online_scored_at", "created_at"),
 )
 
 corrections = Table(
@@ -162,4 +171,22 @@ shadow_results = Table(
     Column("output_tokens", Integer),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_shadow_results_variant_created_at", "variant", "created_at"),
+)
+
+# One row per online check (or judge verdict) of one extraction.
+online_results = Table(
+    "online_results",
+    metadata,
+    Column("extraction_id", String(32), ForeignKey("extractions.id"), primary_key=True),
+    Column("check", String(200), primary_key=True),
+    Column("field", String(100)),
+    Column("kind", String(10), nullable=False),  # "check" or "judge"
+    Column("result", String(10), nullable=False),  # "pass", "fail" or "error"
+    Column("reason", Text),
+    Column("rubric_version", String(64)),
+    Column("variant", String(100), nullable=False),
+    Column("cost_usd", Float),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_online_results_variant_created_at", "variant", "created_at"),
+    Index("ix_online_results_kind_created_at", "kind", "created_at"),
 )
