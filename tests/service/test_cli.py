@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from extractor.cli import main
 from pytest_listingeval.fake_openai import FakeOpenAI
 from tests.fakes.tcp_proxy import TcpProxy
 from tests.service.conftest import DEFAULT_PG_URL, PG_URL_ENV, png
+from tests.service.processes import free_port, serve, stop
 
 pytestmark = pytest.mark.service
 
@@ -37,12 +37,6 @@ def test_db_upgrade_creates_the_schema(tmp_path: Path, capsys: pytest.CaptureFix
     assert mode == "wal"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_serve_needs_an_api_key(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     assert main(["serve"]) == 2
@@ -50,7 +44,7 @@ def test_serve_needs_an_api_key(monkeypatch: pytest.MonkeyPatch, capsys: pytest.
 
 
 def test_serve_starts_migrates_and_answers(tmp_path: Path, fake_openai_env: FakeOpenAI) -> None:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "LISTINGEVAL_ADMIN_TOKEN": "t0ken"}
     command = [sys.executable, "-m", "extractor.cli", "serve", "--port", str(port), "--log-level", "warning"]
     process = subprocess.Popen(command, cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
@@ -77,36 +71,10 @@ def test_serve_starts_migrates_and_answers(tmp_path: Path, fake_openai_env: Fake
         process.wait(timeout=10)
 
 
-def _start(tmp_path: Path, env: dict[str, str], *args: str) -> tuple[subprocess.Popen[str], str]:
-    port = _free_port()
-    command = [sys.executable, "-m", "extractor.cli", "serve", "--port", str(port), *args]
-    process = subprocess.Popen(
-        command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            httpx.get(f"{base}/healthz", timeout=1)
-            return process, base
-        except httpx.TransportError:
-            if process.poll() is not None:
-                process.kill()
-                raise AssertionError(process.communicate()[1]) from None
-            assert time.monotonic() < deadline, "serve did not come up in 60 s"
-            time.sleep(0.1)
-
-
-def _stop(process: subprocess.Popen[str]) -> str:
-    process.terminate()
-    out, err = process.communicate(timeout=20)
-    return out + err
-
-
 def test_serve_logs_one_json_line_per_request_and_never_the_token(tmp_path: Path, fake_openai_env: FakeOpenAI) -> None:
     token = secrets.token_urlsafe(24)
     env = {**os.environ, "LISTINGEVAL_ADMIN_TOKEN": token}
-    process, base = _start(tmp_path, env, "--log-format", "json")
+    process, base = serve(tmp_path, env, "--log-format", "json")
     try:
         auth = {"Authorization": f"Bearer {token}"}
         files = {"image": ("a.png", png(), "image/png")}
@@ -121,7 +89,7 @@ def test_serve_logs_one_json_line_per_request_and_never_the_token(tmp_path: Path
             httpx.get(f"{base}/no/such/page", headers={"Cookie": f"listingeval_session={token}"}),
         ]
     finally:
-        output = _stop(process)
+        output = stop(process)
     assert [r.status_code for r in responses] == [200, 200, 400, 303, 303, 401, 200, 404]
     assert "Secure" in responses[4].headers["set-cookie"]  # no --allow-plain-http
     assert token not in output
@@ -143,11 +111,11 @@ def test_serve_logs_one_json_line_per_request_and_never_the_token(tmp_path: Path
 
 def test_serve_text_format(tmp_path: Path, fake_openai_env: FakeOpenAI) -> None:
     env = {**os.environ, "LISTINGEVAL_ADMIN_TOKEN": secrets.token_urlsafe(24)}
-    process, base = _start(tmp_path, env, "--log-format", "text", "--allow-plain-http")
+    process, base = serve(tmp_path, env, "--log-format", "text", "--allow-plain-http")
     try:
         login = httpx.post(f"{base}/login", data={"token": env["LISTINGEVAL_ADMIN_TOKEN"], "next": "/"})
     finally:
-        output = _stop(process)
+        output = stop(process)
     assert login.status_code == 303 and "Secure" not in login.headers["set-cookie"]
     access = [line for line in output.splitlines() if " extractor.service.access " in line]
     assert len(access) == 2 and 'route="/login"' in access[1] and "status=303" in access[1]
@@ -163,12 +131,12 @@ def test_serve_logs_no_model_call_lines_and_no_credentials_of_the_base_url(
     password = secrets.token_urlsafe(12)
     base_url = fake_openai_env.base_url.replace("http://", f"http://gateway-user:{password}@")
     env = {**os.environ, "OPENAI_BASE_URL": base_url, "LISTINGEVAL_ADMIN_TOKEN": secrets.token_urlsafe(24)}
-    process, base = _start(tmp_path, env, "--log-format", "json")
+    process, base = serve(tmp_path, env, "--log-format", "json")
     try:
         files = {"image": ("a.png", png(), "image/png")}
         created = httpx.post(f"{base}/v1/extractions", files=files, timeout=30)
     finally:
-        output = _stop(process)
+        output = stop(process)
     assert len(fake_openai_env.requests) == 1, created.text  # the model was called
     assert password not in output
     entries = [json.loads(line) for line in output.splitlines() if line.strip()]
@@ -184,7 +152,7 @@ def test_serve_with_the_database_down_retries_then_says_so_in_one_log_line(
     tmp_path: Path, fake_openai_env: FakeOpenAI
 ) -> None:
     # It used to end in a bare 100-line traceback on stderr, outside the log format.
-    port = str(_free_port())
+    port = str(free_port())
     command = [
         sys.executable,
         "-m",
@@ -221,10 +189,10 @@ def test_serve_started_during_an_outage_comes_up_when_the_database_does(
             proxied = url.set(host="127.0.0.1", port=proxy.port, query={"options": f"-csearch_path={schema}"})
             proxy.cut(8.0)  # longer than serve takes to import and reach its first connection
             started = time.monotonic()
-            process, base = _start(tmp_path, dict(os.environ), "--db", proxied.render_as_string(hide_password=False))
+            process, base = serve(tmp_path, dict(os.environ), "--db", proxied.render_as_string(hide_password=False))
             assert time.monotonic() - started >= 7.5  # it waited for the database
             assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200
-            log = _stop(process)
+            log = stop(process)
         assert "cannot be reached yet" in log and '"level": "error"' not in log, log
         with admin.connect() as conn:
             tables = conn.execute(

@@ -140,34 +140,25 @@ def cmd_shadow(args: argparse.Namespace) -> int:
     return _run(args, action)
 
 
-def _percent(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a percentage: {value!r}") from None
-    if not 0 <= number <= 100 or math.isnan(number):
-        raise argparse.ArgumentTypeError(f"must be between 0 and 100, not {value!r}")
-    return number
+def _number(convert: Callable[[str], float], what: str, low: float, high: float) -> Callable[[str], float]:
+    """An argparse type: `convert`ed text within [low, high], else a one-line usage error."""
+
+    def parse(value: str) -> float:
+        try:
+            number = convert(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not {what}: {value!r}") from None
+        if not math.isfinite(number) or not low <= number <= high:
+            bound = f"between {low:g} and {high:g}" if math.isfinite(high) else f">= {low:g}"
+            raise argparse.ArgumentTypeError(f"must be {what} {bound}, not {value!r}")
+        return number
+
+    return parse
 
 
-def _count(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
-    if number < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, not {value!r}")
-    return number
-
-
-def _hours(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of hours: {value!r}") from None
-    if not 0 <= number < math.inf:
-        raise argparse.ArgumentTypeError(f"must be a finite number of hours >= 0, not {value!r}")
-    return number
+_percent = _number(float, "a percentage", 0, 100)
+_count = _number(int, "a whole number", 0, math.inf)
+_hours = _number(float, "a number of hours", 0, math.inf)
 
 
 def _common(parser: argparse.ArgumentParser, why: bool = True) -> None:
