@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -106,3 +108,13 @@ def test_a_database_without_the_tables_is_named(
     monkeypatch.chdir(tmp_path)
     code, _, err = run(capsys, "rollout", "status", "--db", f"sqlite:///{tmp_path / 'empty.db'}")
     assert code == 2 and "listingeval db upgrade" in err
+
+
+def test_a_closed_pipe_ends_the_status_quietly(project: str) -> None:
+    command = [sys.executable, "-m", "extractor.cli", "rollout", "status", "--db", project]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # the reader went away, as `| head -0` would
+    err = process.stderr.read().decode()
+    process.wait(timeout=60)
+    assert "Traceback" not in err and "BrokenPipeError" not in err

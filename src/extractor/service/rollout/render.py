@@ -16,7 +16,7 @@ def number(value: float | None, name: str = "") -> str:
     if name.endswith("_ms"):
         return f"{value:.0f} ms"
     if name.endswith("_usd"):
-        return f"${value:.5f}"
+        return f"-${-value:.5f}" if value < 0 else f"${value:.5f}"
     return f"{value * 100:.1f} %"
 
 
