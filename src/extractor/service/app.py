@@ -15,6 +15,7 @@ from extractor.service.config import ServiceConfig
 from extractor.service.dashboard import routes as dashboard
 from extractor.service.extraction.metrics import Metrics
 from extractor.service.extraction.runner import ExtractorLike, Runner
+from extractor.service.online import routes as online_pages
 from extractor.service.online.grader import Grader
 from extractor.service.review import routes as review_api
 from extractor.service.rollout import routes as rollout_api
@@ -86,4 +87,5 @@ def create_app(
     app.include_router(dashboard.router)
     app.include_router(review_api.router)
     app.include_router(rollout_api.router)
+    app.include_router(online_pages.router)
     return app
