@@ -17,7 +17,16 @@ from extractor.cli import main
 from extractor.service.storage.purge import Criteria, Purged, PurgeError, dependents, parse_duration, purge
 from extractor.service.storage.records import utcnow
 from extractor.service.storage.store import Store
-from extractor.service.storage.tables import corrections, extractions, images, metadata, review_leases, reviews
+from extractor.service.storage.tables import (
+    corrections,
+    extractions,
+    images,
+    metadata,
+    online_results,
+    review_leases,
+    reviews,
+    shadow_results,
+)
 from tests.fakes.listing import DEFAULT_LISTING
 from tests.service.conftest import AUTH, png, upload
 from tests.service.test_review_helpers import database_url
@@ -27,7 +36,7 @@ pytestmark = pytest.mark.service
 NOW = utcnow()
 OLD = NOW - timedelta(days=120)
 RECENT = NOW - timedelta(days=10)
-TABLES = (images, extractions, corrections, reviews, review_leases)
+TABLES = (images, extractions, corrections, reviews, review_leases, shadow_results, online_results)
 
 
 def _image(conn: sa.Connection, data: bytes) -> str:
@@ -38,7 +47,7 @@ def _image(conn: sa.Connection, data: bytes) -> str:
 
 
 def _row(conn: sa.Connection, sha: str, user: str, created_at: datetime, *, dependents: bool = True) -> str:
-    """An extraction with (by default) one correction, two reviews and a lease."""
+    """An extraction with (by default) one correction, two reviews, a lease, a shadow answer and an online result."""
     ident = uuid.uuid4().hex
     conn.execute(
         sa.insert(extractions).values(
@@ -75,6 +84,21 @@ def _row(conn: sa.Connection, sha: str, user: str, created_at: datetime, *, depe
         conn.execute(
             sa.insert(review_leases).values(
                 extraction_id=ident, annotator="ann-3", taken_at=NOW, expires_at=NOW + timedelta(minutes=10)
+            )
+        )
+        conn.execute(
+            sa.insert(shadow_results).values(
+                extraction_id=ident, variant="new", model="m", prompt_id="p", status="ok", created_at=created_at
+            )
+        )
+        conn.execute(
+            sa.insert(online_results).values(
+                extraction_id=ident,
+                check="title:max_len",
+                kind="check",
+                result="pass",
+                variant="default",
+                created_at=created_at,
             )
         )
     return ident
@@ -121,9 +145,16 @@ def _purge(store: Store, *args: str) -> int:
 
 def test_every_table_referring_to_extractions_is_purged() -> None:
     # A new table that refers to extractions indirectly would need purge to learn about it.
-    assert {t.name for t, _ in dependents()} == {"corrections", "reviews", "review_leases"}
-    # Every table is either purged or holds nothing about sellers (signed-out admin sessions).
-    assert {t.name for t in metadata.sorted_tables} == {t.name for t in TABLES} | {"revoked_sessions"}
+    assert {t.name for t, _ in dependents()} == {
+        "corrections",
+        "reviews",
+        "review_leases",
+        "shadow_results",
+        "online_results",
+    }
+    # Every table is either purged or holds nothing about sellers (signed-out admin sessions, rollout state).
+    unrelated = {"revoked_sessions", "rollouts", "rollout_events", "routing"}
+    assert {t.name for t in metadata.sorted_tables} == {t.name for t in TABLES} | unrelated
 
 
 def test_purge_by_age(store: Store, capsys: pytest.CaptureFixture[str]) -> None:
@@ -134,12 +165,25 @@ def test_purge_by_age(store: Store, capsys: pytest.CaptureFixture[str]) -> None:
         "corrections": 4,
         "reviews": 8,
         "review_leases": 4,
+        "shadow_results": 4,
+        "online_results": 4,
     }
     assert _purge(store, "--older-than", "90d") == 0
     out = capsys.readouterr().out
     assert out.count("\n") == 1
-    assert "deleted 3 extractions, 2 images, 3 corrections, 3 review_leases, 6 reviews" in out
-    assert _counts(store.engine) == {"images": 2, "extractions": 2, "corrections": 1, "reviews": 2, "review_leases": 1}
+    assert (
+        "deleted 3 extractions, 2 images, 3 corrections, 3 online_results, 3 review_leases, 6 reviews, 3 shadow_results"
+        in out
+    )
+    assert _counts(store.engine) == {
+        "images": 2,
+        "extractions": 2,
+        "corrections": 1,
+        "reviews": 2,
+        "review_leases": 1,
+        "shadow_results": 1,
+        "online_results": 1,
+    }
     assert _ids(store.engine) == {seeded["alice_recent_shared"], seeded["bob_recent"]}
     # The shared image survives: a recent row still shows it.
     assert _shas(store.engine) == {seeded["img_shared"], seeded["img_recent"]}
@@ -149,16 +193,30 @@ def test_purge_by_age(store: Store, capsys: pytest.CaptureFixture[str]) -> None:
 def test_purge_by_user(store: Store, capsys: pytest.CaptureFixture[str]) -> None:
     seeded = _seed(store)
     assert _purge(store, "--user", "alice") == 0
-    assert "deleted 3 extractions, 2 images, 3 corrections, 3 review_leases, 6 reviews" in capsys.readouterr().out
+    assert (
+        "deleted 3 extractions, 2 images, 3 corrections, 3 online_results, 3 review_leases, 6 reviews, 3 shadow_results"
+        in capsys.readouterr().out
+    )
     assert _ids(store.engine) == {seeded["bob_recent"], seeded["bob_old"]}
     assert _shas(store.engine) == {seeded["img_recent"], seeded["img_bob_old"]}
-    assert _counts(store.engine) == {"images": 2, "extractions": 2, "corrections": 1, "reviews": 2, "review_leases": 1}
+    assert _counts(store.engine) == {
+        "images": 2,
+        "extractions": 2,
+        "corrections": 1,
+        "reviews": 2,
+        "review_leases": 1,
+        "shadow_results": 1,
+        "online_results": 1,
+    }
 
 
 def test_purge_by_age_and_user_is_both(store: Store, capsys: pytest.CaptureFixture[str]) -> None:
     seeded = _seed(store)
     assert _purge(store, "--older-than", "90d", "--user", "alice") == 0
-    assert "deleted 2 extractions, 1 images, 2 corrections, 2 review_leases, 4 reviews" in capsys.readouterr().out
+    assert (
+        "deleted 2 extractions, 1 images, 2 corrections, 2 online_results, 2 review_leases, 4 reviews, 2 shadow_results"
+        in capsys.readouterr().out
+    )
     assert _ids(store.engine) == {seeded["alice_recent_shared"], seeded["bob_recent"], seeded["bob_old"]}
     assert _shas(store.engine) == {seeded["img_shared"], seeded["img_recent"], seeded["img_bob_old"]}
 
@@ -175,7 +233,15 @@ def test_a_shared_image_goes_with_its_last_row(store: Store) -> None:
 def test_small_batches_delete_the_same(store: Store) -> None:
     _seed(store)
     purged = purge(store.engine, Criteria(user_id="alice"), batch_size=1)
-    assert purged.counts == {"extractions": 3, "images": 2, "corrections": 3, "reviews": 6, "review_leases": 3}
+    assert purged.counts == {
+        "extractions": 3,
+        "images": 2,
+        "corrections": 3,
+        "reviews": 6,
+        "review_leases": 3,
+        "shadow_results": 3,
+        "online_results": 3,
+    }
 
 
 @pytest.mark.parametrize(
