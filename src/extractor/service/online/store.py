@@ -8,12 +8,14 @@ successor after a crash) never both score a row, and a row whose claim lapsed is
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, func, or_, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from extractor.judge import JUDGE_MAX_OUTPUT_TOKENS
 from extractor.service.online.scoring import Verdict
@@ -95,9 +97,14 @@ def claim(engine: Engine, limit: int, lease_s: float, now: datetime) -> list[Cla
         pick = select(extractions.c.id).where(waiting).order_by(extractions.c.created_at).limit(limit)
         if conn.dialect.name == "postgresql":
             pick = pick.with_for_update(skip_locked=True)
+        # Two statements, not `UPDATE ... WHERE id IN (SELECT ... LIMIT n)`: PostgreSQL may run such a
+        # subquery more than once and update more than `limit` rows.
+        ids = list(conn.execute(pick).scalars())
+        if not ids:
+            return []
         rows = conn.execute(
             update(extractions)
-            .where(extractions.c.id.in_(pick), waiting)
+            .where(extractions.c.id.in_(ids), waiting)
             .values(online_claimed_at=now)
             .returning(
                 extractions.c.id,
@@ -123,40 +130,63 @@ def backlog(engine: Engine) -> int:
 def finish(engine: Engine, scored: Sequence[Scored], now: datetime) -> Written:
     """Store every row's verdicts and mark it scored, in one transaction; rows scored meanwhile are skipped."""
     written = Written()
+    if not scored:
+        return written
     with write_transaction(engine) as conn:
-        for item in scored:
-            if _finish_one(conn, item, now, written):
-                written.scored.append(item)
+        marked = _mark_scored(conn, scored, now)
+        kept = [item for item in scored if item.row.id in marked]
+        checks = [_values(item.row, v, now) for item in kept for v in item.verdicts if v.kind == "check"]
+        if checks:
+            _insert_ignoring(conn, checks)
+        for item in kept:
+            for verdict in item.verdicts:
+                if verdict.kind == "judge":
+                    conn.execute(
+                        update(online_results)
+                        .where(*_judge_row(item.row.id, verdict.check), online_results.c.reason == IN_FLIGHT)
+                        .values(result=verdict.result, reason=verdict.reason, cost_usd=verdict.cost_usd)
+                    )
+        if kept:
+            # A call some replica reserved and never finished (it stopped) stays an error: it may have been paid for.
+            interrupted = conn.execute(
+                update(online_results)
+                .where(online_results.c.extraction_id.in_(sorted(marked)), online_results.c.reason == IN_FLIGHT)
+                .values(result="error", reason=INTERRUPTED)
+                .returning(online_results.c.variant)
+            ).scalars()
+            written.interrupted = dict(Counter(interrupted))
+    written.scored = kept
     return written
 
 
-def _finish_one(conn: Connection, item: Scored, now: datetime, written: Written) -> bool:
-    row = item.row
-    marked = conn.execute(
-        update(extractions)
+def _mark_scored(conn: Connection, scored: Sequence[Scored], now: datetime) -> set[str]:
+    """Set `online_scored_at` on the rows still unscored and still in the status they were scored in; their ids."""
+    by_status: dict[str, list[str]] = defaultdict(list)
+    for item in scored:
+        by_status[item.row.status].append(item.row.id)
+    marked: set[str] = set()
+    for status, ids in by_status.items():
         # The status guard: a late result that replaced `lost` makes the row one to score afresh.
-        .where(extractions.c.id == row.id, extractions.c.online_scored_at.is_(None), extractions.c.status == row.status)
-        .values(online_scored_at=now)
-    ).rowcount
-    if not marked:
-        return False
-    for verdict in item.verdicts:
-        if verdict.kind == "judge":
-            conn.execute(
-                update(online_results)
-                .where(*_judge_row(row.id, verdict.check), online_results.c.reason == IN_FLIGHT)
-                .values(result=verdict.result, reason=verdict.reason, cost_usd=verdict.cost_usd)
-            )
-            continue
-        insert_ignore(conn, online_results, _values(row, verdict, now))
-    interrupted = conn.execute(
-        update(online_results)
-        .where(online_results.c.extraction_id == row.id, online_results.c.reason == IN_FLIGHT)
-        .values(result="error", reason=INTERRUPTED)
-    ).rowcount
-    if interrupted:
-        written.interrupted[row.variant] = written.interrupted.get(row.variant, 0) + interrupted
-    return True
+        found = conn.execute(
+            update(extractions)
+            .where(extractions.c.id.in_(ids), extractions.c.online_scored_at.is_(None), extractions.c.status == status)
+            .values(online_scored_at=now)
+            .returning(extractions.c.id)
+        ).scalars()
+        marked.update(found)
+    return marked
+
+
+def _insert_ignoring(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert the results, leaving any already stored (one statement for all of them)."""
+    name = conn.dialect.name
+    if name == "postgresql":
+        conn.execute(postgresql.insert(online_results).on_conflict_do_nothing(), rows)
+    elif name == "sqlite":
+        conn.execute(sqlite.insert(online_results).on_conflict_do_nothing(), rows)
+    else:
+        for row in rows:
+            insert_ignore(conn, online_results, row)
 
 
 def reserve(
