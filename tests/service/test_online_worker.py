@@ -6,6 +6,8 @@ import asyncio
 import re
 import threading
 from collections import Counter
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -22,6 +24,7 @@ from extractor.service.storage.records import Finished, Pending, Upload, utcnow
 from extractor.service.storage.store import Store
 from extractor.service.storage.tables import extractions
 from pytest_listingeval.fake_openai import FakeOpenAI, faults
+from tests.fakes.listing import DEFAULT_LISTING
 from tests.service.conftest import AUTH, ClientFactory, StubExtractor, fake_extractor, make_config, png, upload
 from tests.service.online_fakes import (
     CHECK_NAMES,
@@ -237,8 +240,7 @@ def test_a_row_the_reaper_gave_up_on_is_scored_again_when_its_result_comes(
     store.reap(utcnow(), "gone")
     score_all(client, store)
     assert scored_ids(store) == {pending.id} and results(store) == []
-    listing = StubExtractor().extract_bytes(data)
-    assert store.finish(pending.id, Finished("ok", listing.listing.model_dump(mode="json")))  # type: ignore[union-attr]
+    assert store.finish(pending.id, Finished("ok", DEFAULT_LISTING))
     with store.engine.connect() as conn:
         assert conn.execute(sa.select(extractions.c.online_scored_at)).scalar_one() is None
     score_all(client, store)
@@ -253,3 +255,13 @@ def test_the_eval_harness_judge_is_the_same_judge(tmp_path: Path, fake_openai: F
     assert judge_field(extractor, photo, RUBRIC, "description", "A guitar", "gpt-4.1-mini") == (True, "it says guitar")
     passed, reason = judge_field(extractor, tmp_path / "gone.png", RUBRIC, "description", "x", "gpt-4.1-mini")
     assert not passed and reason.startswith("judge could not read the image")
+
+
+def test_old_rows_get_their_checks_but_no_judge(make_client: ClientFactory, store: Store) -> None:
+    grader = FakeGrader()
+    client = make_client(StubExtractor(), grader=grader, online=online_settings(judge=True))
+    old = Pending("0ld" + "0" * 29, "u", "default", "m", "p", Upload(b"x", "c" * 64, "image/png"), utcnow())
+    store.start(replace(old, created_at=utcnow() - timedelta(days=2)))
+    assert store.finish(old.id, Finished("ok", DEFAULT_LISTING))
+    score_all(client, store)
+    assert sorted(r.check for r in results(store)) == sorted(CHECK_NAMES) and grader.calls == []

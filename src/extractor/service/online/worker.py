@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import TypeVar
 
 import anyio
@@ -26,7 +27,7 @@ from extractor.service.online.scoring import Result, Verdict, clip, judge_sample
 from extractor.service.online.settings import JudgeRubric, OnlineSettings
 from extractor.service.online.store import Budget, Claimed, Scored, Written
 from extractor.service.storage.durability import TRANSIENT_ERRORS, Throttle, describe
-from extractor.service.storage.records import utcnow
+from extractor.service.storage.records import as_utc, utcnow
 from pytest_listingeval.paths import value_at
 
 T = TypeVar("T")
@@ -36,6 +37,9 @@ BATCH = 100
 QUEUE_PER_LANE = 4
 # After a wake-up, wait this long so a burst of finishing requests is claimed in one pass.
 COALESCE_S = 0.05
+# Older rows get their checks but no judge: turning online evaluation on over a long history, or
+# catching up after an outage, must not spend the day's judge budget on old traffic.
+JUDGE_MAX_AGE = timedelta(days=1)
 
 
 class OnlineWorker:
@@ -115,7 +119,8 @@ class OnlineWorker:
 
     def _claim_and_score(self) -> tuple[int, list[Scored], Written]:
         """(Blocking) claim, apply the checks, and write the rows that need no judge in one transaction."""
-        rows = store.claim(self.engine, BATCH, self.settings.claim_lease_s, utcnow())
+        now = utcnow()
+        rows = store.claim(self.engine, BATCH, self.settings.claim_lease_s, now)
         plain: list[Scored] = []
         queued: list[Scored] = []
         for row in rows:
@@ -124,7 +129,8 @@ class OnlineWorker:
                 plain.append(Scored(row, ()))
                 continue
             item = Scored(row, tuple(score(row.output, self.settings.checks)))
-            sampled = self.lanes and judge_sampled(row.id, self.settings.judge_sample)
+            recent = as_utc(row.created_at) >= now - JUDGE_MAX_AGE
+            sampled = self.lanes and recent and judge_sampled(row.id, self.settings.judge_sample)
             (queued if sampled else plain).append(item)
         written = store.finish(self.engine, plain, utcnow()) if plain else Written()
         return len(rows), queued, written
