@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -136,3 +138,13 @@ def test_serve_refuses_to_start_with_a_bad_online_table(
 def test_a_rubric_version_follows_its_text() -> None:
     assert rubric_version("a") == rubric_version("a") != rubric_version("a ")
     assert len(rubric_version("a")) == 12
+
+
+def test_the_documented_example_is_a_valid_configuration() -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "online.md").read_text()
+    block = re.search(r"```toml\n(.*?)```", text, re.S)
+    assert block is not None
+    table = tomllib.loads(block.group(1))["tool"]["listingeval"]["online"]
+    settings = parse_online(table, "gpt-4.1-mini", PRICES)
+    assert len(settings.checks) == 5 and [j.name for j in settings.judges] == ["description:judge"]
+    assert settings.judge_daily_budget_usd == 2.0 and settings.judge_daily_calls == 2000
