@@ -25,6 +25,7 @@ from extractor.schema import Listing
 from extractor.service.app import create_app
 from extractor.service.config import ServiceConfig, Variant
 from extractor.service.extraction.runner import ExtractorLike
+from extractor.service.online.grader import Grader
 from extractor.service.storage.db import make_engine, upgrade
 from extractor.service.storage.store import Store
 from extractor.service.storage.tables import (
@@ -154,9 +155,9 @@ def make_client(store: Store, fake_openai: FakeOpenAI) -> Iterator[ClientFactory
     """Build a TestClient for a service on the test database and the fake model."""
     clients: list[TestClient] = []
 
-    def build(extractor: ExtractorLike | None = None, **overrides: Any) -> TestClient:
+    def build(extractor: ExtractorLike | None = None, grader: Grader | None = None, **overrides: Any) -> TestClient:
         config = make_config(store, **overrides)
-        app = create_app(config, extractor or fake_extractor(fake_openai), store=store)
+        app = create_app(config, extractor or fake_extractor(fake_openai), store=store, grader=grader)
         client = TestClient(app, raise_server_exceptions=False)
         client.__enter__()
         clients.append(client)

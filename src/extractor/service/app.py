@@ -15,6 +15,8 @@ from extractor.service.config import ServiceConfig
 from extractor.service.dashboard import routes as dashboard
 from extractor.service.extraction.metrics import Metrics
 from extractor.service.extraction.runner import ExtractorLike, Runner
+from extractor.service.online import routes as online_pages
+from extractor.service.online.grader import Grader
 from extractor.service.review import routes as review_api
 from extractor.service.rollout import routes as rollout_api
 from extractor.service.security import auth
@@ -32,10 +34,18 @@ def default_extractor(config: ServiceConfig) -> ExtractorLike:
     return Extractor(config.settings.with_overrides(timeout_s=timeout))
 
 
-def create_app(config: ServiceConfig, extractor: ExtractorLike | None = None, store: Store | None = None) -> FastAPI:
-    """A service app; migrations are the caller's job (`serve` runs them before starting)."""
+def create_app(
+    config: ServiceConfig,
+    extractor: ExtractorLike | None = None,
+    store: Store | None = None,
+    grader: Grader | None = None,
+) -> FastAPI:
+    """A service app; migrations are the caller's job (`serve` runs them before starting).
+
+    `grader` is the online judge; by default the extractor's own judge (`extractor/judge.py`).
+    """
     store = store or Store(make_engine(config.db_url))
-    runner = Runner(config, store, Metrics(), extractor or default_extractor(config))
+    runner = Runner(config, store, Metrics(), extractor or default_extractor(config), grader=grader)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -77,4 +87,5 @@ def create_app(config: ServiceConfig, extractor: ExtractorLike | None = None, st
     app.include_router(dashboard.router)
     app.include_router(review_api.router)
     app.include_router(rollout_api.router)
+    app.include_router(online_pages.router)
     return app

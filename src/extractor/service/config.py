@@ -9,6 +9,7 @@ from typing import Any
 
 from extractor.errors import ConfigError
 from extractor.prompts import load_prompt
+from extractor.service.online.settings import OnlineSettings, parse_online
 from extractor.service.rollout.settings import RolloutSettings, parse_rollout
 from extractor.settings import Settings, load_settings, project_table
 
@@ -58,6 +59,8 @@ class ServiceConfig:
     rollout: RolloutSettings = field(default_factory=RolloutSettings)
     # `[tool.listingeval.prices."<model>"]`: USD per million input and output tokens.
     prices: dict[str, dict[str, float]] = field(default_factory=dict)
+    # `[tool.listingeval.online]`: checks on every served output and the sampled judge.
+    online: OnlineSettings = field(default_factory=OnlineSettings)
     settings: Settings = field(default_factory=Settings)
 
     def variant(self, name: str) -> Variant:
@@ -148,6 +151,8 @@ def load_config(db_url: str | None = None, start: Path | None = None) -> Service
     service = table.get("service") or {}
     if not isinstance(service, dict):
         raise ConfigError("[tool.listingeval.service] must be a table")
+    prices = _prices(table.get("prices"))
+    judge_model = str(table.get("judge_model") or settings.model)
     return ServiceConfig(
         variants=parse_variants(table, settings),
         db_url=db_url or str(service.get("db") or DEFAULT_DB_URL),
@@ -165,6 +170,7 @@ def load_config(db_url: str | None = None, start: Path | None = None) -> Service
         allow_plain_http=_flag(service, "allow_plain_http"),
         public_origin=_origin(service.get("public_origin")),
         rollout=parse_rollout(table.get("rollout")),
-        prices=_prices(table.get("prices")),
+        prices=prices,
+        online=parse_online(table.get("online"), judge_model, prices),
         settings=settings,
     )

@@ -18,6 +18,7 @@ from extractor.service.api.logs import annotate
 from extractor.service.api.uploads import FIELD, accept_image, read_image
 from extractor.service.deps import MetricsDep, RunnerDep, StoreDep
 from extractor.service.extraction.corrections import corrected_fields
+from extractor.service.online.store import results_of
 from extractor.service.security.auth import require_admin
 from extractor.service.storage.records import Rating, Status
 
@@ -54,6 +55,16 @@ class ExtractionResult(BaseModel):
     latency_ms: int | None
 
 
+class OnlineResult(BaseModel):
+    """One online check or sampled judge verdict on a served output."""
+
+    check: str = Field(description="`<field>:<check>`, or `<field>:judge` for the judge's verdict.")
+    field: str | None
+    kind: Literal["check", "judge"]
+    result: Literal["pass", "fail", "error"]
+    reason: str | None
+
+
 class ExtractionRecord(BaseModel):
     """One stored extraction, as the admin API shows it."""
 
@@ -75,6 +86,10 @@ class ExtractionRecord(BaseModel):
     comment: str | None
     final_listing: dict[str, Any] | None
     corrected_fields: list[str] | None
+    online: list[OnlineResult] | None = Field(
+        description="The online results once the row is scored (empty when there was no served output); "
+        "null until then."
+    )
 
 
 class Health(BaseModel):
@@ -207,7 +222,9 @@ async def metrics(app_metrics: MetricsDep) -> Response:
 )
 async def get_extraction(extraction_id: str, store: StoreDep) -> ExtractionRecord:
     """One stored extraction as JSON (admin)."""
-    row = await anyio.to_thread.run_sync(lambda: store.get(extraction_id))
+    row, online = await anyio.to_thread.run_sync(
+        lambda: (store.get(extraction_id), results_of(store.engine, extraction_id))
+    )
     if row is None:
         raise _unknown(extraction_id)
-    return ExtractionRecord.model_validate(row.to_dict())
+    return ExtractionRecord.model_validate({**row.to_dict(), "online": online})

@@ -10,8 +10,8 @@ WIDTH = 360
 HEIGHT = 80
 
 
-def request_bars(series: Sequence[tuple[int, int]], label: str) -> Markup:
-    """Requests per time bucket; the failed part of each bar (error, empty, refusal) in red."""
+def request_bars(series: Sequence[tuple[int, int]], label: str, noun: str = "requests") -> Markup:
+    """Requests (or other `noun`) per time bucket; the failed part of each bar (error, empty, refusal) in red."""
     peak = max((total for total, _ in series), default=0) or 1
     slot = WIDTH / max(len(series), 1)
     bars = []
@@ -22,7 +22,7 @@ def request_bars(series: Sequence[tuple[int, int]], label: str) -> Markup:
         bars.append(
             f'<rect x="{x:.1f}" y="{HEIGHT - height:.1f}" width="{slot - 2:.1f}" '
             f'height="{height:.1f}" fill="#6c8ebf">'
-            f"<title>{total} requests, {bad} failed</title></rect>"
+            f"<title>{total} {escape(noun)}, {bad} failed</title></rect>"
         )
         if bad:
             bars.append(

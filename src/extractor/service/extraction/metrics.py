@@ -84,6 +84,24 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.online_checks = Counter(
+            "listingeval_online_checks",
+            "Online check results on served outputs, by variant, check (`<field>:<check>`) and result.",
+            ["variant", "check", "result"],
+            registry=self.registry,
+        )
+        self.online_judge = Counter(
+            "listingeval_online_judge",
+            "Sampled judge verdicts by variant and result (pass, fail, error; over_budget when the budget refused).",
+            ["variant", "result"],
+            registry=self.registry,
+        )
+        self.online_backlog = Gauge(
+            "listingeval_online_backlog",
+            "Finished extractions not scored online yet (every replica's, as this process last counted them).",
+            registry=self.registry,
+        )
+
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""
         return generate_latest(self.registry)

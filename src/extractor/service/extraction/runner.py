@@ -23,6 +23,8 @@ from extractor.prompts import load_prompt
 from extractor.service.api.errors import ApiError
 from extractor.service.config import ServiceConfig, Variant
 from extractor.service.extraction.metrics import Metrics
+from extractor.service.online.grader import Grader, default_grader
+from extractor.service.online.worker import OnlineWorker
 from extractor.service.rollout.commands import Rollouts
 from extractor.service.rollout.monitor import watch_forever
 from extractor.service.rollout.routing import Assignment, Routing, assign_request
@@ -94,6 +96,7 @@ class Runner:
         metrics: Metrics,
         extractor: ExtractorLike,
         durability: Durability | None = None,
+        grader: Grader | None = None,
     ):
         self.config = config
         self.store = store
@@ -105,6 +108,9 @@ class Runner:
         self.pool = ThreadPoolExecutor(config.model_workers, thread_name_prefix="listingeval-model")
         self._takes_deadline = _takes_deadline(extractor)
         self.shadow = Shadow(config, store.engine, metrics, self.call_model)
+        if grader is None and config.online.judges:
+            grader = default_grader(extractor, config.settings)
+        self.online = OnlineWorker(config.online, store.engine, metrics, grader)
         self._refusing = Throttle(log)
         self._deferring = Throttle(log)
 
@@ -112,10 +118,11 @@ class Runner:
         """Stop taking model calls; calls already running finish in the background."""
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.shadow.close()
+        self.online.close()
 
     @asynccontextmanager
     async def background(self) -> AsyncIterator[None]:
-        """Drain the outbox, reap abandoned rows and watch the rollout's guardrails while the app runs."""
+        """Drain the outbox, reap abandoned rows, watch the rollout's guardrails and score online while the app runs."""
         durability = self.durability
         async with anyio.create_task_group() as group:
             group.start_soon(drain_forever, self.outbox, self.store, durability.drain_interval_s)
@@ -128,6 +135,8 @@ class Runner:
                 self.metrics,
                 self.config.rollout.check_interval_s,
             )
+            if self.config.online.enabled:
+                group.start_soon(self.online.run_forever)
             try:
                 yield
             finally:
@@ -211,6 +220,7 @@ class Runner:
             self._count(variant.name, done, elapsed)
         if not kept:
             raise _unavailable("the result could not be stored")
+        self.online.wake()
         self.shadow.offer(routing, pending)
         return pending, done
 

@@ -59,6 +59,10 @@ class Store:
             "input_tokens": done.input_tokens,
             "output_tokens": done.output_tokens,
             "finished_at": finished_at or utcnow(),
+            # A late result replacing `lost` gives the row an output to score: online scoring starts afresh
+            # (a `lost` row had no output, so it has no online results to duplicate).
+            "online_scored_at": None,
+            "online_claimed_at": None,
         }
         if done.model:
             values["model"] = done.model
