@@ -99,7 +99,6 @@ BAD = [
     ("checks = {category = {any_of = ['bikes']}}", "checks.category: value 'bikes' is not allowed"),
     ("checks = {brand = {is_null = false}}", "checks.brand: write {is_null = true} alone"),
     ("checks = {description = {judge = 'fine'}}", "the judge runs on a sample under a budget"),
-    ("judge = 'Says what the item is.'", "judge must name the field it grades"),
     ("judge = {descripton = 'x'}", "judge.descripton: unknown field 'descripton'"),
     ("judge = {description = ''}", "judge.description must be the rubric's text"),
     ("judge = {description = 'x'}", "a judge needs a daily budget"),
@@ -148,3 +147,10 @@ def test_the_documented_example_is_a_valid_configuration() -> None:
     settings = parse_online(table, "gpt-4.1-mini", PRICES)
     assert len(settings.checks) == 5 and [j.name for j in settings.judges] == ["description:judge"]
     assert settings.judge_daily_budget_usd == 2.0 and settings.judge_daily_calls == 2000
+
+
+def test_a_plain_rubric_grades_the_description(tmp_path: Path) -> None:
+    """The contract's `judge = "rubric"` is the description's rubric; the table form names any field."""
+    online = "judge = 'Says what the item is.'\njudge_daily_calls = 5\n"
+    settings = load_config(start=_project(tmp_path, online)).online
+    assert [(j.field, j.rubric) for j in settings.judges] == [("description", "Says what the item is.")]

@@ -200,12 +200,17 @@ def _unique(name: str, taken: list[OnlineCheck], where: str) -> str:
     return candidate
 
 
+# What `judge = "rubric"` grades: the listing's one free-text field.
+PLAIN_JUDGE_FIELD = "description"
+
+
 def _judges(value: Any) -> tuple[JudgeRubric, ...]:
     if value is None:
         return ()
     example = 'judge = {description = "RUBRIC"}'
     if isinstance(value, str):
-        raise ConfigError(f"{_TABLE} judge must name the field it grades: {example}")
+        # The plain form grades the listing's free text; the table form names other fields.
+        value = {PLAIN_JUDGE_FIELD: value}
     if not isinstance(value, dict) or not value:
         raise ConfigError(f"{_TABLE} judge must be a table of field = rubric, like {example}")
     judges = []
