@@ -84,6 +84,14 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.drift = Gauge(
+            "listingeval_drift",
+            "Population stability index of each output enum field and photo property, the current drift window "
+            "against its reference (only fields with enough rows on both sides; over 0.2 is a significant shift).",
+            ["field"],
+            registry=self.registry,
+        )
+
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""
         return generate_latest(self.registry)

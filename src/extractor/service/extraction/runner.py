@@ -23,6 +23,7 @@ from extractor.prompts import load_prompt
 from extractor.service.api.errors import ApiError
 from extractor.service.config import ServiceConfig, Variant
 from extractor.service.extraction.metrics import Metrics
+from extractor.service.quality.monitor import drift_forever
 from extractor.service.rollout.commands import Rollouts
 from extractor.service.rollout.monitor import watch_forever
 from extractor.service.rollout.routing import Assignment, Routing, assign_request
@@ -115,7 +116,7 @@ class Runner:
 
     @asynccontextmanager
     async def background(self) -> AsyncIterator[None]:
-        """Drain the outbox, reap abandoned rows and watch the rollout's guardrails while the app runs."""
+        """Drain the outbox, reap abandoned rows, watch the rollout's guardrails and drift while the app runs."""
         durability = self.durability
         async with anyio.create_task_group() as group:
             group.start_soon(drain_forever, self.outbox, self.store, durability.drain_interval_s)
@@ -128,6 +129,7 @@ class Runner:
                 self.metrics,
                 self.config.rollout.check_interval_s,
             )
+            group.start_soon(drift_forever, self.store.engine, self.config.drift, self.metrics)
             try:
                 yield
             finally:
