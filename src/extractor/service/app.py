@@ -15,6 +15,7 @@ from extractor.service.config import ServiceConfig
 from extractor.service.dashboard import routes as dashboard
 from extractor.service.extraction.metrics import Metrics
 from extractor.service.extraction.runner import ExtractorLike, Runner
+from extractor.service.quality import routes as quality_pages
 from extractor.service.review import routes as review_api
 from extractor.service.rollout import routes as rollout_api
 from extractor.service.security import auth
@@ -75,6 +76,7 @@ def create_app(config: ServiceConfig, extractor: ExtractorLike | None = None, st
     app.include_router(auth.router)
     app.include_router(api.router)
     app.include_router(dashboard.router)
+    app.include_router(quality_pages.router)
     app.include_router(review_api.router)
     app.include_router(rollout_api.router)
     return app
