@@ -26,7 +26,7 @@ HOUR = timedelta(hours=1)
 
 def _truth_cells(html: str, variant: str, source: str) -> dict[str, list[str]]:
     table = re.search(
-        rf'<table class="truth" data-variant="{variant}" data-source="{source}">(.*?)</table>', html, re.S
+        rf'<table class="truth nowrap" data-variant="{variant}" data-source="{source}">(.*?)</table>', html, re.S
     )
     assert table, (variant, source)
     rows = re.findall(r"<tr><td>(.*?)</td>(.*?)</tr>", table.group(1), re.S)
@@ -61,12 +61,14 @@ def test_the_page_shows_ground_truth_and_drift(make_client: ClientFactory, store
     assert '<a href="/dashboard/quality">Quality</a>' in html
     low, high = wilson_interval(1, 3)
     published = _truth_cells(html, "default", "published")
-    assert published["color"][0] == f"{1 / 3:.1%} [{low:.1%}, {high:.1%}] n=3 · cov {3 / 1200:.1%}"
-    assert published["brand"][0].startswith("100.0% ") and published["brand"][0].endswith(f" n=3 · cov {3 / 1200:.1%}")
+    assert published["color"][0] == f"{1 / 3:.1%} [{low:.1%}, {high:.1%}]<br>n=3 · cov {3 / 1200:.1%}"
+    assert published["brand"][0].startswith("100.0% ") and published["brand"][0].endswith(
+        f"]<br>n=3 · cov {3 / 1200:.1%}"
+    )
     assert len(published["color"]) == 7  # the whole window and six buckets
     reviewed = _truth_cells(html, "default", "reviewed")
-    assert reviewed["color"][0].startswith("0.0% [") and reviewed["color"][0].endswith(f" n=1 · cov {1 / 1200:.1%}")
-    assert reviewed["title"][0] == "- · cov 0.0%"
+    assert reviewed["color"][0].startswith("0.0% [") and reviewed["color"][0].endswith(f"]<br>n=1 · cov {1 / 1200:.1%}")
+    assert reviewed["title"][0] == "-<br>n=0 · cov 0.0%"
     assert 'aria-label="accuracy of color over time for default"' in html
 
     style, cells = _drift_row(html, "category")
@@ -84,7 +86,7 @@ def test_the_page_with_the_eval_reference_and_no_traffic(make_client: ClientFact
     assert "the eval set's expected values and photos" in html
     style, cells = _drift_row(html, "category")
     assert style == ' class="quiet"' and cells[2] == "-" and cells[5:7] == ["3", "0"]
-    assert _truth_cells(html, "default", "published")["color"] == ["- · cov -"] * 7
+    assert _truth_cells(html, "default", "published")["color"] == ["-<br>n=0 · cov -"] * 7
 
 
 def test_the_page_refuses_an_unknown_window_and_strangers(make_client: ClientFactory) -> None:

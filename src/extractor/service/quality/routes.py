@@ -19,7 +19,7 @@ from extractor.service.quality.charts import accuracy_chart
 from extractor.service.quality.drift import ALERT_PSI, measure
 from extractor.service.quality.truth import SOURCES, collect_truth
 from extractor.service.security.auth import require_dashboard
-from extractor.service.storage.records import utcnow
+from extractor.service.storage.records import as_utc, utcnow
 
 router = APIRouter(
     prefix="/dashboard",
@@ -67,4 +67,5 @@ async def quality(
         settings=config.drift,
         alert_psi=ALERT_PSI,
         top=TOP_SHIFTS,
+        stamp=lambda moment: as_utc(moment).strftime("%m-%d %H:%M UTC"),
     )
