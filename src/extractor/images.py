@@ -27,6 +27,9 @@ class PreparedImage:
     width: int
     height: int
     source_sha256: str
+    # The source's size in pixels as encoded (before orientation and downscaling).
+    source_width: int
+    source_height: int
 
     @property
     def sha256(self) -> str:
@@ -67,6 +70,8 @@ def prepare_image(
         width=image.width,
         height=image.height,
         source_sha256=hashlib.sha256(raw).hexdigest(),
+        source_width=width,
+        source_height=height,
     )
 
 

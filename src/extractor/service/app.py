@@ -17,6 +17,7 @@ from extractor.service.extraction.metrics import Metrics
 from extractor.service.extraction.runner import ExtractorLike, Runner
 from extractor.service.online import routes as online_pages
 from extractor.service.online.grader import Grader
+from extractor.service.quality import routes as quality_pages
 from extractor.service.review import routes as review_api
 from extractor.service.rollout import routes as rollout_api
 from extractor.service.security import auth
@@ -85,6 +86,7 @@ def create_app(
     app.include_router(auth.router)
     app.include_router(api.router)
     app.include_router(dashboard.router)
+    app.include_router(quality_pages.router)
     app.include_router(review_api.router)
     app.include_router(rollout_api.router)
     app.include_router(online_pages.router)

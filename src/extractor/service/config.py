@@ -10,8 +10,10 @@ from typing import Any
 from extractor.errors import ConfigError
 from extractor.prompts import load_prompt
 from extractor.service.online.settings import OnlineSettings, parse_online
+from extractor.service.quality.settings import DriftSettings, parse_drift
 from extractor.service.rollout.settings import RolloutSettings, parse_rollout
-from extractor.settings import Settings, load_settings, project_table
+from extractor.settings import Settings, find_pyproject, load_settings, project_table
+from pytest_listingeval.project import cases_folder
 
 DEFAULT_DB_URL = "sqlite:///listingeval.db"
 DEFAULT_SALT = "listingeval"
@@ -57,6 +59,8 @@ class ServiceConfig:
     allow_plain_http: bool = False
     public_origin: str | None = None
     rollout: RolloutSettings = field(default_factory=RolloutSettings)
+    # The drift keys of `[tool.listingeval.online]`.
+    drift: DriftSettings = field(default_factory=DriftSettings)
     # `[tool.listingeval.prices."<model>"]`: USD per million input and output tokens.
     prices: dict[str, dict[str, float]] = field(default_factory=dict)
     # `[tool.listingeval.online]`: checks on every served output and the sampled judge.
@@ -144,6 +148,12 @@ def _prices(value: Any) -> dict[str, dict[str, float]]:
     return prices
 
 
+def _cases_dir(start: Path | None, table: dict[str, Any]) -> Path:
+    """The project's eval cases folder (`[tool.listingeval] cases`, beside the pyproject.toml)."""
+    pyproject = find_pyproject(start)
+    return cases_folder(pyproject.parent if pyproject else (start or Path.cwd()), table)
+
+
 def load_config(db_url: str | None = None, start: Path | None = None) -> ServiceConfig:
     """The service configuration from `[tool.listingeval]`, the environment and overrides."""
     table = project_table(start)
@@ -172,5 +182,6 @@ def load_config(db_url: str | None = None, start: Path | None = None) -> Service
         rollout=parse_rollout(table.get("rollout")),
         prices=prices,
         online=parse_online(table.get("online"), judge_model, prices),
+        drift=parse_drift(table.get("online"), _cases_dir(start, table)),
         settings=settings,
     )

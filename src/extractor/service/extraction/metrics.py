@@ -101,6 +101,13 @@ class Metrics:
             "Finished extractions not scored online yet (every replica's, as this process last counted them).",
             registry=self.registry,
         )
+        self.drift = Gauge(
+            "listingeval_drift",
+            "Population stability index of each output enum field and photo property, the current drift window "
+            "against its reference (only fields with enough rows on both sides; over 0.2 is a significant shift).",
+            ["field"],
+            registry=self.registry,
+        )
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""

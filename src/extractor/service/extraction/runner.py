@@ -25,6 +25,7 @@ from extractor.service.config import ServiceConfig, Variant
 from extractor.service.extraction.metrics import Metrics
 from extractor.service.online.grader import Grader, default_grader
 from extractor.service.online.worker import OnlineWorker
+from extractor.service.quality.monitor import drift_forever
 from extractor.service.rollout.commands import Rollouts
 from extractor.service.rollout.monitor import watch_forever
 from extractor.service.rollout.routing import Assignment, Routing, assign_request
@@ -122,7 +123,7 @@ class Runner:
 
     @asynccontextmanager
     async def background(self) -> AsyncIterator[None]:
-        """Drain the outbox, reap abandoned rows, watch the rollout's guardrails and score online while the app runs."""
+        """Drain the outbox, reap rows, watch the rollout and drift, and score online while the app runs."""
         durability = self.durability
         async with anyio.create_task_group() as group:
             group.start_soon(drain_forever, self.outbox, self.store, durability.drain_interval_s)
@@ -137,6 +138,7 @@ class Runner:
             )
             if self.config.online.enabled:
                 group.start_soon(self.online.run_forever)
+            group.start_soon(drift_forever, self.store.engine, self.config.drift, self.metrics)
             try:
                 yield
             finally:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import ColumnElement, Connection, Engine, select
 
 from extractor.service.dashboard.stats import ROW_CAP
 from extractor.service.extraction.corrections import FIELDS
@@ -78,26 +79,30 @@ class ReviewStats:
     agreement: list[Agreement]
 
 
+def latest_verdicts(conn: Connection, *where: ColumnElement[bool]) -> dict[str, dict[str, Any]]:
+    """The per-field verdicts of the latest review of each ok extraction matching `where`, by extraction id."""
+    query = (
+        select(reviews.c.extraction_id, reviews.c.fields)
+        .join(extractions, extractions.c.id == reviews.c.extraction_id)
+        .where(extractions.c.status == "ok", *where)
+        .order_by(reviews.c.created_at, reviews.c.id)
+    )
+    # Oldest first: a later review of the same extraction replaces the earlier one.
+    return {r.extraction_id: r.fields or {} for r in conn.execute(query)}
+
+
 def collect_reviews(engine: Engine, since: datetime | None, variants: list[str]) -> ReviewStats:
     """Review figures over ok extractions created since `since`; each extraction counts its latest review."""
+    window = [] if since is None else [extractions.c.created_at >= since]
     rows_query = (
         select(extractions.c.id, extractions.c.variant, extractions.c.finalized_at, extractions.c.corrected_fields)
-        .where(extractions.c.status == "ok")
+        .where(extractions.c.status == "ok", *window)
         .order_by(extractions.c.created_at.desc())
         .limit(ROW_CAP)
     )
-    reviews_query = (
-        select(reviews.c.extraction_id, reviews.c.fields)
-        .join(extractions, extractions.c.id == reviews.c.extraction_id)
-        .where(extractions.c.status == "ok")
-        .order_by(reviews.c.created_at, reviews.c.id)
-    )
-    if since is not None:
-        rows_query = rows_query.where(extractions.c.created_at >= since)
-        reviews_query = reviews_query.where(extractions.c.created_at >= since)
     with engine.connect() as conn:
         rows = conn.execute(rows_query).all()
-        latest = {r.extraction_id: r.fields or {} for r in conn.execute(reviews_query)}
+        latest = latest_verdicts(conn, *window)
     table = {name: VariantReviews(name) for name in variants}
     overall = VariantReviews(ALL)
     agreement = {name: Agreement(name) for name in FIELDS}

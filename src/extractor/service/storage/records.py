@@ -24,11 +24,13 @@ def as_utc(value: datetime) -> datetime:
 
 @dataclass(frozen=True)
 class Upload:
-    """An uploaded image: its bytes, their sha256 and a sniffed content type."""
+    """An uploaded image: its bytes, their sha256, a sniffed content type and its size in pixels when known."""
 
     data: bytes
     sha256: str
     content_type: str
+    width: int | None = None
+    height: int | None = None
 
 
 @dataclass(frozen=True)

@@ -207,6 +207,8 @@ def _insert_pending(conn: Connection, pending: Pending) -> None:
             "size": len(upload.data),
             "content_type": upload.content_type,
             "created_at": pending.created_at,
+            "width": upload.width,
+            "height": upload.height,
         },
     )
     insert_ignore(
