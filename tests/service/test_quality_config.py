@@ -29,10 +29,10 @@ def test_defaults_without_the_table(tmp_path: Path) -> None:
     assert drift.reference == "previous" and drift.min_count == DEFAULT_MIN_COUNT and drift.cases_dir is None
 
 
-def test_drift_keys_are_read_and_the_tables_other_keys_left_alone(tmp_path: Path) -> None:
+def test_drift_keys_are_read_beside_the_online_checks(tmp_path: Path) -> None:
     online = (
         'drift_window = "30s"\ndrift_interval = "10s"\ndrift_min_count = 50\ndrift_reference = "eval"\n'
-        'checks = ["title_not_empty"]\nsample_rate = 0.1\n\n[tool.listingeval.online.judge]\nmodel = "gpt-4.1"\n'
+        "checks = {title = {max_len = 80}}\n"
     )
     (tmp_path / "evalset").mkdir()
     drift = load_config(start=_project(tmp_path, online, cases="evalset")).drift

@@ -15,6 +15,7 @@ from typing import Any
 
 from extractor.errors import ConfigError
 from extractor.schema import Listing
+from extractor.service.quality.settings import DRIFT_KEYS
 from pytest_listingeval.check_model import Check, CheckSpecError
 from pytest_listingeval.custom_checks import CheckRegistryError, installed_checks
 from pytest_listingeval.field_specs import SpecReader
@@ -31,6 +32,7 @@ _KNOWN = (
     "judge_daily_calls",
     "interval_s",
     "claim_lease_s",
+    *DRIFT_KEYS,
 )
 DEFAULT_JUDGE_SAMPLE = 0.05
 DEFAULT_JUDGE_CONCURRENCY = 2

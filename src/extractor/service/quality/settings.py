@@ -18,6 +18,8 @@ DEFAULT_WINDOW = timedelta(hours=1)
 # side it passes 0.2 in most windows: docs/monitoring.md).
 DEFAULT_MIN_COUNT = 500
 _TABLE = "[tool.listingeval.online]"
+# The keys of that table read here; the online checks' settings read the others.
+DRIFT_KEYS = ("drift_window", "drift_interval", "drift_reference", "drift_min_count")
 _DURATION = re.compile(r"(\d{1,7})([smhd])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
