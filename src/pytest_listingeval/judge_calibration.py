@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 
 from pytest_listingeval.results import CaseResult, Frozen
 
@@ -44,10 +44,12 @@ def min_kappa_setting(value: Any) -> float:
 class JudgeAgreement(Frozen):
     """The judge against reviewers on one rubric version and field: the 2x2 counts and Cohen's kappa.
 
+    `n` counts the judge's verdicts on reviewed fields (`judged`: all its pass/fail verdicts).
     `kappa` is None when it is undefined: no pair yet, or the judge and the reviewers gave one
     and the same verdict every time, so agreement cannot be told apart from chance.
     """
 
+    judged: int = 0
     n: int
     tp: int
     fp: int
@@ -63,7 +65,7 @@ class JudgeCalibrationFile(Frozen):
     version: int = CALIBRATION_VERSION
     created_at: str = ""
     positive: str = POSITIVE
-    rubrics: dict[str, dict[str, JudgeAgreement]] = {}
+    rubrics: dict[str, dict[str, JudgeAgreement]] = Field(default_factory=dict)
 
 
 class JudgeCalibration(Frozen):
