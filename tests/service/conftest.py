@@ -100,8 +100,8 @@ def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 def store(engine: sa.Engine) -> Store:
     """A store on an empty database (children before the extractions they refer to)."""
     with engine.begin() as conn:
-        tables = (review_leases, reviews, corrections, shadow_results, online_results, extractions, images)
-        tables = (*tables, revoked_sessions)
+        tables: tuple[sa.Table, ...] = (review_leases, reviews, corrections, shadow_results, online_results)
+        tables = (*tables, extractions, images, revoked_sessions)
         for table in (*tables, rollout_events, rollouts, routing):
             conn.execute(table.delete())
     return Store(engine)
