@@ -46,9 +46,11 @@ def table_lines(document: JudgeCalibrationFile, threshold: float) -> list[str]:
     """The agreement table as text, one row per rubric version and field."""
     if not document.rubrics:
         return ["no judge verdict stored yet: online_results holds no pass or fail of kind judge"]
+    # Field paths (`line_items[*].name`) can be long: the column fits the longest.
+    w = max([14, *(len(field) + 2 for fields in document.rubrics.values() for field in fields)])
     lines = [
         "positive: the judge passes the field; truth: the latest review's verdict on it",
-        f"{'rubric':<14}{'field':<14}{'judged':>7}{'n':>6}{'tp':>6}{'fp':>6}{'tn':>6}{'fn':>6}"
+        f"{'rubric':<14}{'field':<{w}}{'judged':>7}{'n':>6}{'tp':>6}{'fp':>6}{'tn':>6}{'fn':>6}"
         f"{'agree':>8}{'kappa':>8}  judge_min_kappa {threshold:g}",
     ]
     for version, fields in document.rubrics.items():
@@ -56,7 +58,7 @@ def table_lines(document: JudgeCalibrationFile, threshold: float) -> list[str]:
             agree = "-" if found.agreement is None else f"{100 * found.agreement:.1f}%"
             kappa = "-" if found.kappa is None else f"{found.kappa:.2f}"
             lines.append(
-                f"{version:<14}{field:<14}{found.judged:>7}{found.n:>6}{found.tp:>6}{found.fp:>6}{found.tn:>6}"
+                f"{version:<14}{field:<{w}}{found.judged:>7}{found.n:>6}{found.tp:>6}{found.fp:>6}{found.tn:>6}"
                 f"{found.fn:>6}{agree:>8}{kappa:>8}  {_status(found, threshold)}"
             )
     return lines
