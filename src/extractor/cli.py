@@ -1,4 +1,4 @@
-"""`listingeval` command line: extract, serve, runs, cases."""
+"""`listingeval` command line: extract, serve, runs, cases, rollout, judge."""
 
 from __future__ import annotations
 
@@ -50,7 +50,12 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 
 # Commands that live in their own modules; each module's `register` adds its own to the group.
-_COMMAND_MODULES = ("extractor.service.cli", "extractor.service.rollout.cli", "pytest_listingeval.runs_cli")
+_COMMAND_MODULES = (
+    "extractor.service.cli",
+    "extractor.service.rollout.cli",
+    "extractor.service.calibration.cli",
+    "pytest_listingeval.runs_cli",
+)
 _CASES_MODULES = ("pytest_listingeval.cases_import_cli", "extractor.promote_cli")
 
 

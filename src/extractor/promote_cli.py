@@ -14,7 +14,16 @@ if TYPE_CHECKING:
     from extractor.promote import Promoter
 
 EXIT_OK = 0
+EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
+# What --from-online cannot be combined with: option shown in the message -> argparse destination.
+_NOT_WITH_ONLINE = {
+    "an extraction ID": "id",
+    "--all-reviewed": "all_reviewed",
+    "--from": "origin",
+    "--case-id": "case_id",
+    "--since": "since",
+}
 
 
 class _Refused(Exception):
@@ -26,32 +35,14 @@ def _fail(message: str) -> int:
     return EXIT_BAD_INPUT
 
 
-def _engine(db: str | None) -> Engine:
-    """A read engine on the service database; refuses a missing SQLite file or an unmigrated database."""
-    from sqlalchemy import create_engine, inspect, make_url
-    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+def _engine(db: str | None, tables: tuple[str, ...] = ("extractions", "reviews")) -> Engine:
+    """An engine on the service database; refuses a missing SQLite file or an unmigrated database."""
+    from extractor.cli_db import DatabaseRefused, open_database
 
-    from extractor.service.config import load_config
-
-    url = load_config(db).db_url
     try:
-        parsed = make_url(url)
-    except ArgumentError as exc:
-        raise _Refused(f"bad database URL {url!r}: {exc}") from exc
-    shown = parsed.render_as_string(hide_password=True)
-    on_disk = parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:")
-    if on_disk and not Path(parsed.database or "").is_file():
-        raise _Refused(f"no database at {parsed.database} (pass --db URL of the service's database)")
-    try:
-        engine = create_engine(url)
-        with engine.connect() as conn:
-            missing = [t for t in ("extractions", "reviews") if not inspect(conn).has_table(t)]
-    except (SQLAlchemyError, ImportError) as exc:
-        raise _Refused(f"cannot open the database {shown}: {' '.join(str(exc).split())[:300]}") from exc
-    if missing:
-        engine.dispose()
-        raise _Refused(f"the database {shown} has no {', '.join(missing)} table; run: listingeval db upgrade --db URL")
-    return engine
+        return open_database(db, tables)
+    except DatabaseRefused as exc:
+        raise _Refused(str(exc)) from exc
 
 
 def _since(value: str | None) -> datetime | None:
@@ -104,8 +95,45 @@ def _bulk(promoter: Promoter, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _from_online(args: argparse.Namespace) -> int:
+    """Flag the unreviewed extractions an online check failed on, so the review queue serves them first."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from extractor.promote.online import UnknownCheck, flag_failed
+
+    given = [name for name, value in _NOT_WITH_ONLINE.items() if getattr(args, value)]
+    if given:
+        return _fail(f"--from-online flags rows for review; it cannot go with {', '.join(given)}")
+    try:
+        engine = _engine(args.db, ("extractions", "reviews", "online_results"))
+    except _Refused as exc:
+        return _fail(str(exc))
+    try:
+        done = flag_failed(engine, args.from_online, args.limit)
+    except UnknownCheck as exc:
+        return _fail(str(exc))
+    except SQLAlchemyError as exc:
+        lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        print(f"listingeval: database error: {lines[0] if lines else type(exc).__name__}", file=sys.stderr)
+        return EXIT_FAILURE
+    finally:
+        engine.dispose()
+    already = f" ({done.already} more already flagged)" if done.already else ""
+    print(
+        f"flagged {done.flagged} unreviewed extraction{'' if done.flagged == 1 else 's'} whose online check "
+        f"{done.check!r} failed{already}; review them first: /review?strategy=flagged"
+    )
+    return EXIT_OK
+
+
 def cmd_promote(args: argparse.Namespace) -> int:
-    """Promote one extraction (or every reviewed one) to an eval case."""
+    """Promote one extraction (or every reviewed one) to an eval case, or flag online failures for review."""
+    if args.from_online is not None:
+        return _from_online(args)
+    if args.limit is not None:
+        return _fail("--limit goes with --from-online")
+    # --from has no default so that --from-online can tell it was given; review is the default here.
+    args.origin = args.origin or "review"
     if args.all_reviewed == bool(args.id):
         return _fail("give one extraction ID, or --all-reviewed")
     if args.all_reviewed and args.case_id:
@@ -128,20 +156,30 @@ def cmd_promote(args: argparse.Namespace) -> int:
         engine.dispose()
 
 
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value!r}")
+    return number
+
+
 def register(cases: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `promote` to the `cases` command group."""
     promote = cases.add_parser(
         "promote",
         help="write an eval case from a reviewed or published production extraction",
         description="Write cases/<name>.yaml and its image from a stored extraction, with the corrected values "
-        "as expected fields. Refuses an image already in the eval set (same bytes or a near-duplicate).",
+        "as expected fields. Refuses an image already in the eval set (same bytes or a near-duplicate). "
+        "With --from-online CHECK, flag the unreviewed extractions that online check failed on for review first.",
     )
     promote.add_argument("id", nargs="?", help="extraction id (or a unique prefix of one)")
     promote.add_argument(
         "--from",
         dest="origin",
         choices=("review", "final"),
-        default="review",
         help="expected values from the latest review (default) or from the seller's published listing",
     )
     promote.add_argument("--case-id", help="case id to write (default production/<first 8 hex of the id>)")
@@ -149,4 +187,13 @@ def register(cases: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     promote.add_argument("--cases-dir", default="cases", help="the eval cases folder (default cases)")
     promote.add_argument("--all-reviewed", action="store_true", help="promote every reviewed extraction")
     promote.add_argument("--since", help="with --all-reviewed: only reviews made on or after this date")
+    promote.add_argument(
+        "--from-online",
+        metavar="FAILED_CHECK",
+        help="write no case: flag the unreviewed extractions this online check failed on, "
+        "so the review queue's `flagged` strategy serves them first",
+    )
+    promote.add_argument(
+        "--limit", type=_positive, help="with --from-online: flag at most N extractions, the newest failures first"
+    )
     promote.set_defaults(func=cmd_promote, extra="service")

@@ -17,6 +17,12 @@ if TYPE_CHECKING:
     from pytest_listingeval.cassette_filters import CassetteFilters
     from pytest_listingeval.cassettes import cassette_path
     from pytest_listingeval.checks import Check, CheckOutcome, CheckSpecError, normalise, parse_spec, run_checks
+    from pytest_listingeval.judge_calibration import (
+        JudgeAgreement,
+        JudgeCalibrationFile,
+        calibration_text,
+        rubric_version,
+    )
     from pytest_listingeval.results import CaseResult, CheckResult, FieldScore
     from pytest_listingeval.stats import bootstrap_interval, mcnemar_exact, paired_bootstrap, wilson_interval
     from pytest_listingeval.task import CaseInput, EvalTask, TaskDescription, TaskLoadError, TaskResult, load_task
@@ -33,6 +39,7 @@ _HOMES = {
     "cassette_filters": ("CassetteFilters",),
     "cassettes": ("cassette_path",),
     "checks": ("Check", "CheckOutcome", "CheckSpecError", "normalise", "parse_spec", "run_checks"),
+    "judge_calibration": ("JudgeAgreement", "JudgeCalibrationFile", "calibration_text", "rubric_version"),
     "results": ("CaseResult", "CheckResult", "FieldScore"),
     "stats": ("bootstrap_interval", "mcnemar_exact", "paired_bootstrap", "wilson_interval"),
     "task": ("CaseInput", "EvalTask", "TaskDescription", "TaskLoadError", "TaskResult", "load_task"),
@@ -61,11 +68,14 @@ __all__ = [
     "CheckSpecError",
     "EvalTask",
     "FieldScore",
+    "JudgeAgreement",
+    "JudgeCalibrationFile",
     "TaskDescription",
     "TaskLoadError",
     "TaskResult",
     "__version__",
     "bootstrap_interval",
+    "calibration_text",
     "cassette_path",
     "load_case",
     "load_task",
@@ -73,6 +83,7 @@ __all__ = [
     "normalise",
     "paired_bootstrap",
     "parse_spec",
+    "rubric_version",
     "run_checks",
     "wilson_interval",
 ]

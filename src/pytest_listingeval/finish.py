@@ -29,6 +29,7 @@ from pytest_listingeval.delivery import (
     writable,
 )
 from pytest_listingeval.documents import results_text
+from pytest_listingeval.judge_calibration import judge_calibrations
 from pytest_listingeval.mlflow_log import MlflowRun, mlflow_enabled
 from pytest_listingeval.outcome import BaselineInfo, CriticalMiss, GatePolicy, RunOutcome, Summary, policy_changes
 from pytest_listingeval.results import CaseResult
@@ -165,6 +166,7 @@ def finish(state: EvalSession, norecursedirs: Sequence[str], interrupted: str | 
     if update_note.startswith("cannot"):
         gate = replace(gate, harness_errors=(*gate.harness_errors, update_note))
     run = state.run.model_copy(update={"case_set": case_set_hash(results)})
+    judges = judge_calibrations(results, s.judge_calibration, image_label(s, s.judge_calibration), s.judge_min_kappa)
     info = (
         BaselineInfo(
             source=baseline.source,
@@ -198,6 +200,7 @@ def finish(state: EvalSession, norecursedirs: Sequence[str], interrupted: str | 
             harness_errors=decision.errors,
             baseline_update=update_note or None,
             policy_changes=policy_changes(baseline.document.policy, gate.policy) if baseline else {},
+            judge_calibration=judges,
         )
 
     delivery = deliver(build, _sinks(state, mlflow))

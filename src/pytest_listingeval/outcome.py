@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Literal
 
+from pytest_listingeval.judge_calibration import JudgeCalibration
 from pytest_listingeval.results import CaseResult, Frozen
 
 OUTCOME_VERSION = 1
@@ -256,6 +257,12 @@ class RunOutcome(Frozen):
     harness_errors: tuple[str, ...] = ()
     baseline_update: str | None = None
     policy_changes: dict[str, tuple[Any, Any]] = {}
+    judge_calibration: tuple[JudgeCalibration, ...] = ()
+
+    @property
+    def judge_warnings(self) -> tuple[JudgeCalibration, ...]:
+        """The judges the calibration file does not vouch for (warnings: the gate never reads them)."""
+        return tuple(j for j in self.judge_calibration if j.warning)
 
     @property
     def failed(self) -> bool:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from pytest_listingeval.cassettes import RECORD_MODES
+from pytest_listingeval.judge_calibration import DEFAULT_CALIBRATION_PATH, DEFAULT_MIN_KAPPA, min_kappa_setting
 from pytest_listingeval.outcome import GATE_MODES
 from pytest_listingeval.project import cases_folder
 
@@ -46,6 +47,8 @@ class HarnessSettings:
     allow_subset: bool = False
     min_shared: int = 1
     prices: dict[str, dict[str, float]] = field(default_factory=dict)
+    judge_calibration: Path = Path(DEFAULT_CALIBRATION_PATH)
+    judge_min_kappa: float = DEFAULT_MIN_KAPPA
 
     @property
     def tolerance(self) -> float:
@@ -139,6 +142,10 @@ def resolve(config: pytest.Config) -> HarnessSettings:
         raise pytest.UsageError(f"--eval-min-shared must be a whole number: {exc}") from exc
     if min_shared < 1:
         raise pytest.UsageError(f"--eval-min-shared must be at least 1, got {min_shared}")
+    try:
+        min_kappa = min_kappa_setting(table.get("judge_min_kappa", DEFAULT_MIN_KAPPA))
+    except ValueError as exc:
+        raise pytest.UsageError(f"[tool.listingeval] {exc}") from exc
     prices = table.get("prices", {})
     return HarnessSettings(
         root=root,
@@ -168,4 +175,6 @@ def resolve(config: pytest.Config) -> HarnessSettings:
         allow_subset=bool(option.eval_allow_subset or table.get("allow_subset", False)),
         min_shared=min_shared,
         judge_model=pick(option.eval_judge_model, "LISTINGEVAL_JUDGE_MODEL", "judge_model", None),
+        judge_calibration=root / str(table.get("judge_calibration", DEFAULT_CALIBRATION_PATH)),
+        judge_min_kappa=min_kappa,
     )

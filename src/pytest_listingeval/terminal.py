@@ -150,6 +150,8 @@ def write_summary(tr: pytest.TerminalReporter, outcome: RunOutcome, written: Map
     )
     _comparison(out, outcome)
     _verdict_causes(out, outcome)
+    for warning in run_view.judge_warnings(outcome):
+        out.line(f"WARNING {warning}", yellow=True)
     if outcome.baseline_update:
         out.line(f"baseline: {outcome.baseline_update}")
     for label, path in written.items():

@@ -15,7 +15,8 @@ from extractor.errors import ConfigError
 from extractor.service.config import load_config
 from extractor.service.online import settings as online_settings_module
 from extractor.service.online.scoring import score
-from extractor.service.online.settings import parse_online, rubric_version
+from extractor.service.online.settings import parse_online
+from pytest_listingeval import rubric_version
 from tests.fakes.listing import DEFAULT_LISTING
 
 pytestmark = pytest.mark.service

@@ -73,6 +73,7 @@ def context(outcome: RunOutcome, root: Path) -> dict[str, Any]:
         "error_counts": run_view.error_counts(outcome),
         "inconclusive": inconclusive_views(outcome),
         "flaky": flaky_views(outcome),
+        "judge_warnings": run_view.judge_warnings(outcome),
         "judge_model": (config.judge_model or config.model) if has_judge else None,
         "changes": changes_view(outcome),
         "field_rows": table_view.field_rows(outcome),

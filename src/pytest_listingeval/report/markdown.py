@@ -169,6 +169,14 @@ def _harness_errors(outcome: RunOutcome) -> list[str]:
     return lines
 
 
+def _judge_warnings(outcome: RunOutcome) -> list[str]:
+    warnings = run_view.judge_warnings(outcome)
+    if not warnings:
+        return []
+    head = "**Judge calibration** (warnings; the gate does not read them):"
+    return [head, "", *(f"- {escape_inline(w)}" for w in warnings)]
+
+
 def _totals(outcome: RunOutcome) -> str:
     summary = outcome.summary
     repeats = gate_info(outcome).repeats
@@ -211,6 +219,7 @@ def render_markdown(outcome: RunOutcome, report_url: str | None = None) -> str:
             _not_compared(outcome),
             _flips(outcome),
             _flaky(outcome),
+            _judge_warnings(outcome),
         ]
     )
     lines.append(_totals(outcome))

@@ -132,6 +132,14 @@ def policy_change_text(outcome: RunOutcome) -> str | None:
     return "gate policy changed since the baseline: " + "; ".join(parts) if parts else None
 
 
+def judge_warnings(outcome: RunOutcome) -> list[str]:
+    """One sentence per judge rubric whose calibration is missing or too weak (warnings, never verdict reasons)."""
+    return [
+        f"judge on {j.field} (rubric {j.rubric_version}, {plural(j.cases, 'case')}): {j.warning}"
+        for j in outcome.judge_warnings
+    ]
+
+
 def verdict_reasons(outcome: RunOutcome) -> list[str]:
     """Explain the verdict in short phrases (regressed fields, inconclusive drops, critical misses, errors)."""
     reasons = [

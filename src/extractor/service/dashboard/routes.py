@@ -78,14 +78,17 @@ async def logs(
     status: Annotated[str, openapi.one_of(("", *STATUSES), "Only extractions with this status (empty: any).")] = "",
     variant: Annotated[str, Query(max_length=100)] = "",
     rating: Annotated[str, openapi.one_of(("", *RATINGS), "Only extractions with this thumb (empty: any).")] = "",
+    online_failed: Annotated[
+        str, Query(max_length=200, description="Only extractions this online check failed on (empty: any).")
+    ] = "",
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
 ) -> HTMLResponse:
-    """Stored extractions, newest first, filtered by status, variant and rating."""
+    """Stored extractions, newest first, filtered by status, variant, rating and a failed online check."""
     if status and status not in STATUSES:
         raise ApiError(400, "bad_request", f"status must be one of {', '.join(STATUSES)}")
     if rating and rating not in RATINGS:
         raise ApiError(400, "bad_request", f"rating must be one of {', '.join(RATINGS)}")
-    where = LogFilter(status or None, variant or None, rating or None)
+    where = LogFilter(status or None, variant or None, rating or None, online_failed.strip() or None)
     rows, total = await anyio.to_thread.run_sync(lambda: store.page(where, (page - 1) * PAGE_SIZE, PAGE_SIZE))
     pages = max(1, -(-total // PAGE_SIZE))
     return _page(

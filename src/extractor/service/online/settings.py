@@ -8,7 +8,6 @@ at start-up with one line naming the key.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from extractor.errors import ConfigError
 from extractor.schema import Listing
 from extractor.service.quality.settings import DRIFT_KEYS
+from pytest_listingeval import rubric_version
 from pytest_listingeval.check_model import Check, CheckSpecError
 from pytest_listingeval.custom_checks import CheckRegistryError, installed_checks
 from pytest_listingeval.field_specs import SpecReader
@@ -103,11 +103,6 @@ class OnlineSettings:
     def enabled(self) -> bool:
         """Whether there is anything to score (no worker runs otherwise)."""
         return bool(self.checks or self.judges)
-
-
-def rubric_version(text: str) -> str:
-    """A short sha256 of a rubric's text, stored with every verdict graded under it."""
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def parse_online(

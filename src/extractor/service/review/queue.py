@@ -27,7 +27,7 @@ from extractor.service.storage.db import write_transaction
 from extractor.service.storage.records import utcnow
 from extractor.service.storage.tables import corrections, extractions, review_leases, reviews
 
-Strategy = Literal["uniform", "thumbs_down", "corrected", "stratified"]
+Strategy = Literal["uniform", "thumbs_down", "corrected", "stratified", "flagged"]
 STRATEGIES: tuple[str, ...] = get_args(Strategy)
 # How many candidates one round tries to lease before reading the queue again.
 BATCH = 20
@@ -124,6 +124,9 @@ class ReviewQueue:
 def _priority(strategy: Strategy) -> ColumnElement[bool]:
     if strategy == "thumbs_down":
         return extractions.c.rating == "down"
+    if strategy == "flagged":
+        # Set by `cases promote --from-online`: an online check failed on the row.
+        return extractions.c.review_flag.is_not(None)
     return exists().where(corrections.c.extraction_id == extractions.c.id)
 
 

@@ -101,3 +101,5 @@ class LogFilter:
     status: str | None = None
     variant: str | None = None
     rating: str | None = None
+    # Only extractions this online check failed on.
+    online_failed: str | None = None

@@ -6,11 +6,11 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, insert, or_, select, text, update
+from sqlalchemy import Connection, Engine, delete, exists, func, insert, or_, select, text, update
 
 from extractor.service.storage.db import insert_ignore, write_transaction
 from extractor.service.storage.records import Finished, LogFilter, Pending, Rating, Row, utcnow
-from extractor.service.storage.tables import corrections, extractions, images
+from extractor.service.storage.tables import corrections, extractions, images, online_results
 
 
 class Store:
@@ -156,6 +156,14 @@ class Store:
             conditions.append(extractions.c.rating.is_(None))
         elif where.rating:
             conditions.append(extractions.c.rating == where.rating)
+        if where.online_failed:
+            conditions.append(
+                exists().where(
+                    online_results.c.extraction_id == extractions.c.id,
+                    online_results.c.check == where.online_failed,
+                    online_results.c.result == "fail",
+                )
+            )
         query = select(*_ROW_COLUMNS).where(*conditions)
         with self.engine.connect() as conn:
             total = conn.execute(select(func.count()).select_from(extractions).where(*conditions)).scalar_one()
