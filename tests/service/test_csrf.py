@@ -179,3 +179,21 @@ def test_a_configured_public_origin_is_accepted_behind_a_proxy() -> None:
     assert cross_site_problem(headers, "http", "https://review.example") is None
     other = Headers({"host": "10.0.0.5:8000", "origin": "https://evil.example"})
     assert cross_site_problem(other, "http", "https://review.example") is not None
+
+
+def test_another_site_cannot_halt_or_advance_a_rollout_with_the_cookie(annotator: TestClient, store: Store) -> None:
+    from extractor.service.rollout.store import RolloutStore
+
+    rollouts = RolloutStore(store.engine)
+    rollouts.start("default", "default-control", (50.0, 100.0), "ada", "test")
+    for action in ("halt", "advance", "ship"):
+        path = f"/v1/rollout/{action}"
+        assert annotator.post(path, content=b"{}", headers={**SAME_SITE, "Content-Type": "text/plain"}).status_code in (
+            403,
+            415,
+        )
+        assert annotator.post(path, json={}, headers=SAME_SITE).status_code == 403
+        assert annotator.post(path, json={}).status_code == 403  # the cookie alone, without the CSRF header
+    current = rollouts.current()
+    assert current is not None and (current.state, current.step_percent) == ("running", 50.0)
+    assert [e.kind for e in rollouts.events(current.id)] == ["start"]
