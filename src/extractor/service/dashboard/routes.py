@@ -13,7 +13,7 @@ from extractor.service.api.bodies import clean_request
 from extractor.service.api.errors import ApiError
 from extractor.service.dashboard import charts
 from extractor.service.dashboard.pages import render as _page
-from extractor.service.dashboard.stats import WINDOWS, collect, window_start
+from extractor.service.dashboard.stats import WINDOWS, check_window, collect, window_start
 from extractor.service.deps import ConfigDep, StoreDep
 from extractor.service.extraction.corrections import FIELDS, normalise
 from extractor.service.review.stats import collect_reviews
@@ -43,8 +43,7 @@ async def overview(
     window: Annotated[str, openapi.one_of(WINDOWS, "The time window of the figures.")] = "24h",
 ) -> HTMLResponse:
     """Requests, error and empty rates, latency, thumbs and corrections per variant."""
-    if window not in WINDOWS:
-        raise ApiError(400, "bad_request", f"window must be one of {', '.join(WINDOWS)}")
+    check_window(window)
     names = [v.name for v in config.variants]
     engine = store.engine
     table, since = await anyio.to_thread.run_sync(lambda: collect(engine, window, names))

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, select
 
+from extractor.service.api.errors import ApiError
 from extractor.service.extraction.corrections import FIELDS
 from extractor.service.storage.records import as_utc, utcnow
 from extractor.service.storage.tables import extractions
@@ -129,3 +130,9 @@ def collect(engine: Engine, window: str, variants: list[str]) -> tuple[list[Vari
     for name, buckets in series.items():
         table[name].series = [(total, bad) for total, bad in buckets]
     return list(table.values()), first
+
+
+def check_window(window: str) -> None:
+    """400 `bad_request` unless `window` is one of the dashboard's windows."""
+    if window not in WINDOWS:
+        raise ApiError(400, "bad_request", f"window must be one of {', '.join(WINDOWS)}")

@@ -10,10 +10,9 @@ from fastapi.responses import HTMLResponse
 
 from extractor.service.api import openapi
 from extractor.service.api.bodies import clean_request
-from extractor.service.api.errors import ApiError
 from extractor.service.dashboard import charts
 from extractor.service.dashboard.pages import render
-from extractor.service.dashboard.stats import WINDOWS
+from extractor.service.dashboard.stats import WINDOWS, check_window
 from extractor.service.deps import ConfigDep, StoreDep
 from extractor.service.online.stats import collect_online
 from extractor.service.security.auth import require_dashboard
@@ -35,8 +34,7 @@ async def online_page(
     window: Annotated[str, openapi.one_of(WINDOWS, "The time window of the figures.")] = "24h",
 ) -> HTMLResponse:
     """Online checks and the sampled judge: pass rates per check and variant over the window."""
-    if window not in WINDOWS:
-        raise ApiError(400, "bad_request", f"window must be one of {', '.join(WINDOWS)}")
+    check_window(window)
     engine = store.engine
     stats = await anyio.to_thread.run_sync(lambda: collect_online(engine, window))
     charted = [

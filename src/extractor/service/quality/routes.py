@@ -10,9 +10,8 @@ from fastapi.responses import HTMLResponse
 
 from extractor.service.api import openapi
 from extractor.service.api.bodies import clean_request
-from extractor.service.api.errors import ApiError
 from extractor.service.dashboard.pages import render
-from extractor.service.dashboard.stats import WINDOWS, window_start
+from extractor.service.dashboard.stats import WINDOWS, check_window, window_start
 from extractor.service.deps import ConfigDep, StoreDep
 from extractor.service.extraction.corrections import FIELDS
 from extractor.service.quality.charts import accuracy_chart
@@ -40,8 +39,7 @@ async def quality(
     window: Annotated[str, openapi.one_of(WINDOWS, "The time window of the ground-truth figures.")] = "24h",
 ) -> HTMLResponse:
     """Accuracy from published listings and reviews per field, variant and time, and drift per field."""
-    if window not in WINDOWS:
-        raise ApiError(400, "bad_request", f"window must be one of {', '.join(WINDOWS)}")
+    check_window(window)
     engine = store.engine
     now = utcnow()
     names = [v.name for v in config.variants]
